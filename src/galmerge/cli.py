@@ -1,0 +1,187 @@
+"""The ``galmerge`` command: a thin shell where every subcommand calls one library function.
+
+Heavy libraries (torch, lightning, astropy) are imported inside the subcommands, so
+``galmerge --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DATA_HELP = (
+    "data: X.npy,y.npy | X.npy (unlabelled) | set.h5 | catalog.csv | folder of FITS/JPEG/PNG "
+    "cutouts | one .fits/.jpg | toy[:N] (built-in synthetic set)"
+)
+
+
+def _split_bands(text):
+    return None if text is None else [b.strip() for b in text.split(",") if b.strip()]
+
+
+def _train_overrides(args) -> dict:
+    values = {
+        "model": args.model, "epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size,
+        "lr": args.lr, "input_size": args.input_size, "stretch": args.stretch, "accelerator": args.accelerator,
+        "early_stopping_patience": args.patience, "lr_schedule": args.lr_schedule,
+    }
+    if args.no_augment:
+        values["augment"] = False
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def cmd_train(args) -> int:
+    from galmerge.training import TrainConfig, train
+
+    overrides = _train_overrides(args)
+    if args.resume is not None:
+        config = TrainConfig(epochs=overrides["epochs"]) if "epochs" in overrides else None
+        result = train(args.source, config=config, resume=args.resume, progress=not args.quiet)
+    else:
+        if args.source is None:
+            from galmerge.errors import ConfigError
+
+            raise ConfigError("train needs --source DATA (or --resume RUN)")
+        config = TrainConfig.from_toml(args.config, **overrides) if args.config else TrainConfig.from_dict(overrides, source="command line")
+        result = train(args.source, config=config, out=args.out, overwrite=args.overwrite, init_from=args.init_from, progress=not args.quiet)
+    test = result.metrics.get("test")
+    print(f"run directory: {result.run_dir}")
+    if test:
+        print(_summary(test))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from galmerge.evaluation import evaluate_run
+
+    report = evaluate_run(args.run, args.data, out=args.out, overwrite=args.overwrite, backend=args.backend, n_bootstrap=args.bootstrap, progress=not args.quiet)
+    print(_summary(report))
+    if report["n_excluded"]:
+        print(f"excluded {report['n_excluded']} images the run trained or validated on")
+    print(f"metrics written to {report['path']}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from galmerge.catalog import predict_catalog_file
+
+    path, count = predict_catalog_file(args.run, args.data, out=args.out, overwrite=args.overwrite, backend=args.backend, tta=args.tta, batch_size=args.batch_size, progress=not args.quiet)
+    print(f"wrote {count} rows to {path}")
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from galmerge.data import load_imageset
+
+    imageset = load_imageset(args.data, size=args.size, bands=_split_bands(args.bands), label_column=args.label_column, progress=not args.quiet)
+    path = imageset.save(args.out, overwrite=args.overwrite)
+    print(f"wrote {imageset!r} to {path}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from galmerge.demo import run_demo
+
+    run_demo(out=args.out, n_images=args.n, epochs=args.epochs, progress=not args.quiet)
+    return 0
+
+
+def _summary(report: dict) -> str:
+    def fmt(entry):
+        low, high = entry.get("ci95", [float("nan")] * 2)
+        return f"{entry['value']:.3f} [{low:.3f}, {high:.3f}]"
+
+    lines = [f"n = {report['n']} ({report['n_mergers']} mergers); values with 95% bootstrap intervals"]
+    for name in ("roc_auc", "pr_auc", "brier"):
+        lines.append(f"  {name:<10} {fmt(report[name])}")
+    for name, entry in report["thresholds"].items():
+        metrics = ", ".join(f"{m} {entry[m]['value']:.3f}" for m in ("accuracy", "precision", "recall", "f1"))
+        lines.append(f"  at p >= {entry['threshold']:.3f} ({name}): {metrics}")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from galmerge import __version__
+
+    parser = argparse.ArgumentParser(prog="galmerge", description="Find merging galaxies in telescope images with CNNs.")
+    parser.add_argument("--version", action="version", version=f"galmerge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p):
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        return p
+
+    train = common(sub.add_parser("train", help="train a classifier and evaluate it on its test split", description="Train on labelled data (split 70/10/20 by --seed), keep the best checkpoint by validation ROC-AUC, and score the held-out test split."))
+    train.add_argument("--source", help=f"labelled training {DATA_HELP}")
+    train.add_argument("--model", help="deepmerge (default) or resnet18")
+    train.add_argument("--config", type=Path, help="TOML file of training options (see TrainConfig); command-line options win")
+    train.add_argument("--out", type=Path, help="new run directory (default runs/<time>-<model>)")
+    train.add_argument("--overwrite", action="store_true", help="replace --out if it is an earlier run")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--seed", type=int, help="fixes split, initialisation, data order (default 0)")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="peak learning rate")
+    train.add_argument("--lr-schedule", choices=["one-cycle", "deepmerge-cycle", "constant"])
+    train.add_argument("--input-size", type=int, help="network input side in pixels (default 75)")
+    train.add_argument("--stretch", choices=["none", "asinh"])
+    train.add_argument("--patience", type=int, help="early-stopping patience in epochs (0: off)")
+    train.add_argument("--no-augment", action="store_true", help="no random flips and rotations")
+    train.add_argument("--accelerator", help="cpu, gpu or auto")
+    train.add_argument("--init-from", type=Path, help="start from a run's model (same architecture) or a torchvision resnet18 .pth")
+    train.add_argument("--resume", type=Path, help="continue an interrupted run directory from its last checkpoint")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = common(sub.add_parser("evaluate", help="score a trained run on labelled data", description="Score a run on labelled data; images the run trained or validated on are excluded."))
+    evaluate.add_argument("run", type=Path, help="run directory")
+    evaluate.add_argument("--data", required=True, help=f"labelled {DATA_HELP}")
+    evaluate.add_argument("--out", type=Path, help="metrics JSON (default <run>/evaluations/<data>/metrics.json)")
+    evaluate.add_argument("--overwrite", action="store_true")
+    evaluate.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
+    evaluate.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for intervals (default 1000)")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    predict = common(sub.add_parser("predict", help="write a catalog of merger probabilities", description="Predict p(merger) for every image and write a catalog (ECSV, CSV or FITS by extension)."))
+    predict.add_argument("run", type=Path, help="run directory or model.safetensors")
+    predict.add_argument("data", help=DATA_HELP)
+    predict.add_argument("--out", type=Path, required=True, help="catalog file: .ecsv, .csv or .fits")
+    predict.add_argument("--overwrite", action="store_true")
+    predict.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"], help="auto: ONNX Runtime when installed")
+    predict.add_argument("--tta", action="store_true", help="average over the 8 flips/rotations; adds p_merger_std")
+    predict.add_argument("--batch-size", type=int, default=256)
+    predict.set_defaults(func=cmd_predict)
+
+    convert = common(sub.add_parser("convert", help="convert any supported data to one ImageSet file (.h5)"))
+    convert.add_argument("data", help=DATA_HELP)
+    convert.add_argument("--out", type=Path, required=True, help="ImageSet file (.h5)")
+    convert.add_argument("--size", type=int, help="resize pictures/FITS cutouts to SIZE x SIZE pixels")
+    convert.add_argument("--bands", help="comma-separated band names")
+    convert.add_argument("--label-column", help="label column of a CSV catalog (default is_merger or label)")
+    convert.add_argument("--overwrite", action="store_true")
+    convert.set_defaults(func=cmd_convert)
+
+    demo = common(sub.add_parser("demo", help="train and evaluate on the built-in synthetic set"))
+    demo.add_argument("--out", type=Path, help="new run directory (default runs/demo-<time>)")
+    demo.add_argument("--n", type=int, default=3000, help="number of synthetic images (default 3000)")
+    demo.add_argument("--epochs", type=int, default=10)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from galmerge.errors import GalmergeError
+
+    try:
+        return args.func(args)
+    except GalmergeError as error:
+        print(f"galmerge: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("galmerge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Classification metrics for merger searches, with bootstrap intervals.
+
+Mergers are the positive class. Besides the usual threshold of 0.5, a merger search reports a
+threshold chosen to reach a target recall (missing mergers costs more than screening false
+positives); that threshold must be chosen on data other than the data it is scored on, which
+galmerge does with the validation split.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from galmerge.errors import LabelError
+
+__all__ = ["threshold_for_recall", "threshold_metrics", "score_predictions", "recall_at_false_positive_rate"]
+
+RANKING_METRICS = ("roc_auc", "pr_auc", "brier")
+THRESHOLD_METRICS = ("accuracy", "precision", "recall", "f1", "false_positive_rate")
+INTERVALS = {"ci68": (16.0, 84.0), "ci95": (2.5, 97.5)}
+
+
+def threshold_for_recall(labels, p_merger, *, target_recall: float) -> float:
+    """The highest threshold t such that predicting merger for p >= t reaches ``target_recall``.
+
+    Raises
+    ------
+    LabelError
+        If there is no merger to measure recall on.
+    """
+    labels = np.asarray(labels)
+    positives = np.sort(np.asarray(p_merger, dtype=np.float64)[labels == 1])[::-1]
+    if len(positives) == 0:
+        raise LabelError("cannot choose a threshold for a target recall without any merger")
+    if not 0 < target_recall <= 1:
+        raise ValueError(f"target recall must be in (0, 1], got {target_recall}")
+    needed = math.ceil(target_recall * len(positives) - 1e-9)
+    return float(positives[max(needed, 1) - 1])
+
+
+def threshold_metrics(labels, p_merger, *, threshold: float) -> dict:
+    """Accuracy, precision, recall, F1, false-positive rate and confusion counts at one threshold.
+
+    Precision (and F1) of a classifier that predicts no merger is reported as 0, as scikit-learn
+    does with ``zero_division=0``.
+    """
+    labels = np.asarray(labels).astype(bool)
+    predicted = np.asarray(p_merger) >= threshold
+    counts = _confusion(labels[None], predicted[None])
+    values = {name: float(v[0]) for name, v in _rates(*counts).items()}
+    tn, fp, fn, tp = (int(c[0]) for c in counts)
+    values["confusion"] = [[tn, fp], [fn, tp]]
+    values["threshold"] = float(threshold)
+    return values
+
+
+def _confusion(labels: np.ndarray, predicted: np.ndarray):
+    tp = np.sum(labels & predicted, axis=-1)
+    fp = np.sum(~labels & predicted, axis=-1)
+    fn = np.sum(labels & ~predicted, axis=-1)
+    tn = np.sum(~labels & ~predicted, axis=-1)
+    return tn, fp, fn, tp
+
+
+def _rates(tn, fp, fn, tp) -> dict:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = tn + fp + fn + tp
+        precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 0.0)
+        recall = np.where(tp + fn > 0, tp / np.maximum(tp + fn, 1), np.nan)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        return {
+            "accuracy": (tp + tn) / total,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "false_positive_rate": np.where(fp + tn > 0, fp / np.maximum(fp + tn, 1), np.nan),
+        }
+
+
+def recall_at_false_positive_rate(labels, p_merger, *, false_positive_rate: float) -> float:
+    """Recall reached when the threshold lets through at most the given fraction of non-mergers."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(labels, p_merger)
+    return float(np.max(tpr[fpr <= false_positive_rate + 1e-12]))
+
+
+def _ranking(labels, p_merger) -> dict:
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+    if labels.min() == labels.max():
+        return {"roc_auc": np.nan, "pr_auc": np.nan, "brier": float(np.mean((p_merger - labels) ** 2))}
+    return {
+        "roc_auc": roc_auc_score(labels, p_merger),
+        "pr_auc": average_precision_score(labels, p_merger),
+        "brier": brier_score_loss(labels, p_merger),
+    }
+
+
+def score_predictions(
+    labels,
+    p_merger,
+    *,
+    thresholds: dict[str, float] | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    false_positive_rates=(0.01, 0.05, 0.1),
+) -> dict:
+    """Every metric of a merger classifier on one labelled set, with bootstrap intervals.
+
+    Parameters
+    ----------
+    labels : array of 0/1
+    p_merger : array of float in [0, 1]
+        Predicted merger probabilities.
+    thresholds : dict of str to float
+        Named decision thresholds (default ``{"default": 0.5}``).
+    n_bootstrap : int
+        Resamples (with replacement, same size) for the 68 % and 95 % percentile intervals; 0 for none.
+    seed : int
+    false_positive_rates : sequence of float
+        Where recall at a fixed false-positive rate is reported (useful for rare mergers).
+
+    Returns
+    -------
+    dict
+        ``n``, ``n_mergers``; ``roc_auc``, ``pr_auc``, ``brier`` and, per named threshold,
+        ``accuracy``, ``precision``, ``recall``, ``f1``, ``false_positive_rate`` as
+        ``{"value": v, "ci68": [lo, hi], "ci95": [lo, hi]}``; a ``confusion`` matrix
+        ``[[TN, FP], [FN, TP]]`` per threshold; ``recall_at_fpr``.
+    """
+    labels = np.asarray(labels).astype(np.int64)
+    p_merger = np.asarray(p_merger, dtype=np.float64)
+    if len(labels) == 0:
+        raise LabelError("cannot score an empty set")
+    thresholds = thresholds or {"default": 0.5}
+    report: dict = {"n": int(len(labels)), "n_mergers": int(labels.sum())}
+    for name, value in _ranking(labels, p_merger).items():
+        report[name] = {"value": float(value)}
+    report["thresholds"] = {}
+    for name, threshold in thresholds.items():
+        point = threshold_metrics(labels, p_merger, threshold=threshold)
+        entry = {"threshold": point["threshold"], "confusion": point["confusion"]}
+        entry.update({metric: {"value": point[metric]} for metric in THRESHOLD_METRICS})
+        report["thresholds"][name] = entry
+    if labels.min() != labels.max():
+        report["recall_at_fpr"] = {
+            str(rate): recall_at_false_positive_rate(labels, p_merger, false_positive_rate=rate) for rate in false_positive_rates
+        }
+    if n_bootstrap > 0:
+        _add_bootstrap_intervals(report, labels, p_merger, thresholds, n_bootstrap=n_bootstrap, seed=seed)
+    return report
+
+
+def _add_bootstrap_intervals(report, labels, p_merger, thresholds, *, n_bootstrap, seed):
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    rows = rng.integers(0, n, size=(n_bootstrap, n))
+    boot_labels, boot_p = labels[rows], p_merger[rows]
+    ranking = {name: np.empty(n_bootstrap) for name in RANKING_METRICS}
+    for b in range(n_bootstrap):
+        for name, value in _ranking(boot_labels[b], boot_p[b]).items():
+            ranking[name][b] = value
+    for name, values in ranking.items():
+        report[name].update(_intervals(values))
+    truth = boot_labels.astype(bool)
+    for name, threshold in thresholds.items():
+        rates = _rates(*_confusion(truth, boot_p >= threshold))
+        for metric in THRESHOLD_METRICS:
+            report["thresholds"][name][metric].update(_intervals(rates[metric]))
+    report["n_bootstrap"] = int(n_bootstrap)
+
+
+def _intervals(values: np.ndarray) -> dict:
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return {key: [float("nan"), float("nan")] for key in INTERVALS}
+    return {key: [float(v) for v in np.percentile(values, bounds)] for key, bounds in INTERVALS.items()}

@@ -1,0 +1,190 @@
+"""A trained network with everything needed to apply it: bands, preprocessing, decision thresholds."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from galmerge.data.transforms import Preprocessor
+from galmerge.errors import CheckpointError, ConfigError, ModelMismatchError
+from galmerge.models.registry import build_model
+
+__all__ = ["TrainedModel", "ModelSpec", "MODEL_FILENAME", "load_state_dict_file"]
+
+MODEL_FILENAME = "model.safetensors"
+_METADATA_KEY = "galmerge"
+_FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelSpec:
+    """What a saved model is and how to feed it.
+
+    Attributes
+    ----------
+    architecture : str
+        Registry name (``deepmerge``, ``resnet18``).
+    in_bands, input_size, num_classes : int
+    bands : list of str
+        Band names of the training images, in order.
+    preprocessing : dict
+        :meth:`Preprocessor.to_dict` of the preprocessor fitted on the training split.
+    thresholds : dict
+        Decision thresholds on p(merger): ``{"default": 0.5, "target_recall": t}`` where ``t``
+        was chosen on the validation split to reach ``target_recall``.
+    target_recall : float
+    pixel_scale_arcsec : float or None
+        Pixel scale of the training images, when known.
+    """
+
+    architecture: str
+    in_bands: int
+    input_size: int
+    num_classes: int = 2
+    bands: list = field(default_factory=list)
+    preprocessing: dict = field(default_factory=dict)
+    thresholds: dict = field(default_factory=lambda: {"default": 0.5})
+    target_recall: float = 0.9
+    pixel_scale_arcsec: float | None = None
+    format_version: int = _FORMAT_VERSION
+
+    @property
+    def loading_size(self) -> int:
+        """Side at which per-object files (pictures, FITS) are read: the input size before cropping."""
+        return int(math.ceil(self.input_size / self.preprocessing.get("crop_fraction", 1.0)))
+
+
+class TrainedModel:
+    """A network in evaluation mode plus its preprocessing, loadable without executing code.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Returns ``(features, logits)``.
+    spec : ModelSpec
+    """
+
+    def __init__(self, model: nn.Module, spec: ModelSpec):
+        self.model = model.eval()
+        self.spec = spec
+        self.preprocessor = Preprocessor.from_dict(spec.preprocessing)
+
+    @property
+    def bands(self) -> tuple[str, ...]:
+        return tuple(self.spec.bands)
+
+    def save(self, path) -> Path:
+        """Write weights and spec to one safetensors file (the spec as JSON metadata)."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        state = {name: tensor.detach().cpu().contiguous() for name, tensor in self.model.state_dict().items()}
+        save_file(state, str(path), metadata={_METADATA_KEY: json.dumps(asdict(self.spec))})
+        return path
+
+    @classmethod
+    def load(cls, path, *, architecture: str | None = None, map_location: str = "cpu") -> "TrainedModel":
+        """Load a model file, or the ``model.safetensors`` of a run directory.
+
+        Parameters
+        ----------
+        path : path
+            A ``.safetensors`` file written by :meth:`save`, or a run directory.
+        architecture : str, optional
+            Refuse a model of any other architecture.
+
+        Raises
+        ------
+        CheckpointError
+            Missing, corrupt or foreign files, and weights that do not fit the architecture.
+        ModelMismatchError
+            If ``architecture`` is given and the file holds another one.
+        """
+        path = _model_path(path)
+        spec, state = read_model_file(path)
+        if architecture is not None and spec.architecture != architecture:
+            raise ModelMismatchError(f"{path}: holds a {spec.architecture} model, not {architecture}")
+        try:
+            model = build_model(spec.architecture, in_bands=spec.in_bands, input_size=spec.input_size, num_classes=spec.num_classes)
+        except ConfigError as error:
+            raise CheckpointError(f"{path}: {error}") from None
+        _load_strict(model, state, path)
+        return cls(model.to(map_location), spec)
+
+    def check_bands(self, n_bands: int, *, source: str) -> None:
+        if n_bands != self.spec.in_bands:
+            raise ModelMismatchError(
+                f"{source}: {n_bands} bands, but the model was trained on {self.spec.in_bands} ({', '.join(self.bands)})"
+            )
+
+
+def _model_path(path) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILENAME
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such model file (a run directory holds {MODEL_FILENAME})")
+    return path
+
+
+def read_model_file(path) -> tuple[ModelSpec, dict]:
+    """Read a galmerge model file: (spec, state dict), without building the model."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            state = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path}: not a safetensors model file ({error})") from None
+    if _METADATA_KEY not in metadata:
+        raise CheckpointError(f"{path}: a safetensors file without galmerge metadata; not a galmerge model")
+    try:
+        fields = json.loads(metadata[_METADATA_KEY])
+        spec = ModelSpec(**fields)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: unreadable galmerge metadata ({error})") from None
+    if spec.format_version > _FORMAT_VERSION:
+        raise CheckpointError(f"{path}: written by a newer galmerge (model format {spec.format_version})")
+    return spec, state
+
+
+def _load_strict(model: nn.Module, state: dict, path: Path) -> None:
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(n for n in set(own) & set(state) if own[n].shape != state[n].shape)
+    if missing or unexpected or wrong:
+        details = []
+        if missing:
+            details.append(f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+        if unexpected:
+            details.append(f"unexpected {', '.join(unexpected[:3])}{' ...' if len(unexpected) > 3 else ''}")
+        if wrong:
+            details.append(f"wrong shape {', '.join(wrong[:3])}")
+        raise CheckpointError(f"{path}: weights do not fit a {type(model).__name__}: {'; '.join(details)}")
+    model.load_state_dict(state)
+
+
+def load_state_dict_file(path) -> dict:
+    """Read a bare state dict from ``.safetensors`` or a ``.pt/.pth`` file, never executing code."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file")
+    if path.suffix == ".safetensors" or path.is_dir():
+        return read_model_file(_model_path(path))[1]
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle errors of every kind, refused globals included
+        raise CheckpointError(f"{path}: not a loadable weights file ({type(error).__name__}: {error})") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: does not hold a state dict of tensors")
+    return state

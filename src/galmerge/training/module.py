@@ -1,0 +1,196 @@
+"""The LightningModule that trains every galmerge classifier."""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
+
+from galmerge.models.registry import build_model
+
+__all__ = ["MergerClassifier", "StepOutputs", "deepmerge_cycle_factor", "one_cycle_factor"]
+
+
+@dataclass
+class StepOutputs:
+    """What one training step computed, as extra loss terms see it.
+
+    The source and target images go through the network in one forward pass (so BatchNorm
+    sees both domains, as in DeepMerge II); the halves are split here.
+
+    Attributes
+    ----------
+    features_source, logits_source : Tensor
+    labels_source : Tensor of int64
+    features_target, logits_target : Tensor or None
+        ``None`` without a target stream.
+    progress : float
+        Fraction of all planned optimiser steps done, in [0, 1] (for schedules such as DANN's).
+    """
+
+    features_source: torch.Tensor
+    logits_source: torch.Tensor
+    labels_source: torch.Tensor
+    features_target: torch.Tensor | None
+    logits_target: torch.Tensor | None
+    progress: float
+
+
+def one_cycle_factor(step: int, *, total_steps: int, warmup_fraction: float = 0.3, start: float = 0.1, end: float = 1e-3) -> float:
+    """Smith's one-cycle learning-rate factor: cosine rise from ``start`` to 1, then cosine fall to ``end``.
+
+    Written as a plain function of the step (rather than ``torch.optim.lr_scheduler.OneCycleLR``)
+    so that a resumed run with a higher epoch limit stretches its schedule instead of failing.
+    """
+    total_steps = max(total_steps, 2)
+    step = min(max(step, 0), total_steps)
+    rise = max(1, int(warmup_fraction * total_steps))
+    if step <= rise:
+        low, high, phase = start, 1.0, step / rise
+    else:
+        low, high, phase = 1.0, end, (step - rise) / max(1, total_steps - rise)
+    return high + (low - high) * (1 + math.cos(math.pi * phase)) / 2
+
+
+def deepmerge_cycle_factor(step: int, *, period_steps: int) -> float:
+    """DeepMerge II's repeating triangle: the learning-rate factor rises from 0.1 to 1 and falls back each period."""
+    period_steps = max(period_steps, 2)
+    half = period_steps // 2
+    phase = step % period_steps
+    if phase <= half:
+        return 0.1 + 0.9 * phase / half
+    return 1.0 - 0.9 * (phase - half) / (period_steps - half)
+
+
+class MergerClassifier(pl.LightningModule):
+    """Cross-entropy on labelled source images plus any extra loss terms.
+
+    Parameters
+    ----------
+    architecture : str
+        Model registry name.
+    in_bands, input_size : int
+    lr, weight_decay : float
+    adam_betas : (float, float)
+    lr_schedule : {"one-cycle", "deepmerge-cycle", "constant"}
+    cycle_epochs : float
+    head_lr_multiplier : float or None
+        ``None``: the model's default.
+    class_weights : (float, float) or None
+        Cross-entropy weights of non-mergers and mergers.
+    loss_terms : dict of str to nn.Module, optional
+        Extra losses, each called as ``term(outputs: StepOutputs) -> Tensor`` and added to the
+        task loss. A term's trainable parameters are optimised too, at ``lr`` times its
+        ``lr_multiplier`` attribute (default 1).
+    """
+
+    def __init__(
+        self,
+        *,
+        architecture: str,
+        in_bands: int,
+        input_size: int,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        adam_betas=(0.7, 0.8),
+        lr_schedule: str = "one-cycle",
+        cycle_epochs: float = 8.0,
+        head_lr_multiplier: float | None = None,
+        class_weights=None,
+        loss_terms: dict[str, nn.Module] | None = None,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["loss_terms"])
+        self.model = build_model(architecture, in_bands=in_bands, input_size=input_size)
+        self.loss_terms = nn.ModuleDict(loss_terms or {})
+        weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
+        self.register_buffer("class_weights", weights, persistent=False)
+        self.val_roc_auc = BinaryAUROC()
+        self.val_accuracy = BinaryAccuracy()
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model(images)
+
+    @property
+    def progress(self) -> float:
+        total = self.trainer.estimated_stepping_batches if self._trainer is not None else 0
+        if not total or not math.isfinite(total):
+            return 0.0
+        return min(1.0, self.global_step / total)
+
+    def training_step(self, batch, batch_idx):
+        images, labels = batch["source"]
+        target = batch.get("target")
+        n_source = len(images)
+        features, logits = self.model(images if target is None else torch.cat([images, target]))
+        task_loss = F.cross_entropy(logits[:n_source], labels, weight=self.class_weights)
+        loss = task_loss
+        logged = {"train_task_loss": task_loss}
+        if len(self.loss_terms):
+            outputs = StepOutputs(
+                features_source=features[:n_source],
+                logits_source=logits[:n_source],
+                labels_source=labels,
+                features_target=None if target is None else features[n_source:],
+                logits_target=None if target is None else logits[n_source:],
+                progress=self.progress,
+            )
+            for name, term in self.loss_terms.items():
+                value = term(outputs)
+                logged[f"train_{name}_loss"] = value
+                loss = loss + value
+        logged["train_loss"] = loss
+        self.log_dict(logged, on_step=False, on_epoch=True, batch_size=n_source, sync_dist=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        images, labels = batch["source"]
+        _, logits = self.model(images)
+        loss = F.cross_entropy(logits, labels, weight=self.class_weights)
+        p_merger = torch.softmax(logits.float(), dim=1)[:, 1]
+        self.val_roc_auc.update(p_merger, labels)
+        self.val_accuracy.update(p_merger, labels)
+        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=len(images), prog_bar=True, sync_dist=True)
+        self.log("val_roc_auc", self.val_roc_auc, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("val_accuracy", self.val_accuracy, on_step=False, on_epoch=True)
+
+    def parameter_groups(self) -> list[dict]:
+        """Optimiser groups for the model and every loss term; refuses to leave a trainable parameter out."""
+        lr = self.hparams.lr
+        multiplier = self.hparams.head_lr_multiplier
+        model_groups = (
+            self.model.parameter_groups() if multiplier is None else self.model.parameter_groups(head_lr_multiplier=multiplier)
+        )
+        groups = [{"params": g["params"], "lr": lr * g["lr_multiplier"], "name": g["name"]} for g in model_groups]
+        for name, term in self.loss_terms.items():
+            params = [p for p in term.parameters() if p.requires_grad]
+            if params:
+                groups.append({"params": params, "lr": lr * getattr(term, "lr_multiplier", 1.0), "name": name})
+        covered = {id(p) for g in groups for p in g["params"]}
+        left_out = [n for n, p in self.named_parameters() if p.requires_grad and id(p) not in covered]
+        if left_out:  # the DeepMerge II code silently dropped its domain classifier this way
+            raise RuntimeError(f"parameters missing from the optimiser: {', '.join(left_out[:5])}")
+        return groups
+
+    def configure_optimizers(self):
+        groups = self.parameter_groups()
+        optimizer = torch.optim.Adam(groups, lr=self.hparams.lr, betas=tuple(self.hparams.adam_betas), weight_decay=self.hparams.weight_decay)
+        schedule = self.hparams.lr_schedule
+        if schedule == "constant":
+            return optimizer
+        # Schedules are functions of the step, fixed here from this run's length; a LambdaLR keeps
+        # only its step count in a checkpoint, so a resumed run uses its own (possibly longer) length.
+        total_steps = int(self.trainer.estimated_stepping_batches)
+        if schedule == "one-cycle":
+            factor = functools.partial(one_cycle_factor, total_steps=total_steps)
+        else:
+            steps_per_epoch = max(1, total_steps // max(1, self.trainer.max_epochs))
+            factor = functools.partial(deepmerge_cycle_factor, period_steps=int(0.9 * self.hparams.cycle_epochs * steps_per_epoch))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

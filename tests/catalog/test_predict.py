@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+from astropy.table import Table
+
+from galmerge.catalog import make_backend, onnx_available, predict_catalog, predict_catalog_file, predict_proba
+from galmerge.data import ImageSet, make_toy_mergers
+from galmerge.errors import OutputExistsError
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    return make_toy_mergers(200, seed=21)
+
+
+@pytest.mark.skipif(not onnx_available(), reason="onnx extra not installed")
+def test_onnx_and_torch_backends_agree(trained_run, fresh):
+    p_torch, _ = predict_proba(trained_run.trained, fresh.images, backend="torch")
+    p_onnx, _ = predict_proba(trained_run.trained, fresh.images, backend="onnx")
+    np.testing.assert_allclose(p_onnx, p_torch, atol=1e-4)
+    assert trained_run.trained.model.fused  # exporting did not leave the model in its plain-layer mode
+
+
+def test_catalog_columns_and_thresholds(trained_run, fresh):
+    catalog = predict_catalog(trained_run.trained, fresh, backend="torch")
+    assert len(catalog) == 200
+    assert {"id", "p_merger", "is_merger_pred", "is_merger_pred_recall", "flags", "is_merger"} <= set(catalog.colnames)
+    p = np.asarray(catalog["p_merger"])
+    assert ((p >= 0) & (p <= 1)).all()
+    np.testing.assert_array_equal(catalog["is_merger_pred"], p >= 0.5)
+    threshold = trained_run.trained.spec.thresholds["target_recall"]
+    np.testing.assert_array_equal(catalog["is_merger_pred_recall"], p >= threshold)
+    assert catalog.meta["thresholds"]["target_recall"] == threshold
+
+
+def test_test_time_augmentation_gives_an_uncertainty(trained_run, fresh):
+    p_mean, p_std = predict_proba(trained_run.trained, fresh.images[:20], backend="torch", tta=True)
+    p_single, _ = predict_proba(trained_run.trained, fresh.images[:20], backend="torch")
+    assert p_std.shape == (20,) and (p_std >= 0).all() and p_std.max() > 0
+    assert np.abs(p_mean - p_single).max() < 0.5
+
+
+def test_flags_mark_filled_pixels(trained_run, fresh, tmp_path):
+    images = fresh.images[:4].copy().astype(np.float64)
+    images[1, 0, :10] = np.nan  # 10 of 75 rows of one band: 4.4 % of the pixels
+    images[2, :, :40] = np.nan  # over half of every band
+    np.save(tmp_path / "X.npy", images)
+    catalog_path, rows = predict_catalog_file(trained_run.run_dir, tmp_path / "X.npy", out=tmp_path / "cat.fits", backend="torch", progress=False)
+    catalog = Table.read(catalog_path)
+    assert rows == 4 and list(catalog["flags"]) == [0, 1, 3, 0]
+
+
+def test_catalog_file_from_a_saved_set_matches_the_set_in_memory(trained_run, fresh, tmp_path):
+    fresh.save(tmp_path / "fresh.h5")
+    path, rows = predict_catalog_file(trained_run.run_dir, tmp_path / "fresh.h5", out=tmp_path / "cat.ecsv", batch_size=64, backend="torch", progress=False)
+    streamed = Table.read(path)
+    whole = predict_catalog(trained_run.trained, fresh, backend="torch")
+    assert rows == 200
+    np.testing.assert_allclose(streamed["p_merger"], whole["p_merger"], atol=1e-6)
+    with pytest.raises(OutputExistsError):
+        predict_catalog_file(trained_run.run_dir, tmp_path / "fresh.h5", out=tmp_path / "cat.ecsv", progress=False)
+
+
+def test_backend_can_be_reused_across_calls(trained_run, fresh):
+    runner = make_backend(trained_run.trained.model, backend="torch", input_shape=(3, 75, 75))
+    first = predict_catalog(trained_run.trained, fresh[:10], runner=runner)
+    second = predict_catalog(trained_run.trained, ImageSet(fresh.images[:10]), runner=runner)
+    np.testing.assert_allclose(first["p_merger"], second["p_merger"])

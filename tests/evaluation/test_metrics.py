@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    brier_score_loss,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+from galmerge.evaluation import recall_at_false_positive_rate, score_predictions, threshold_for_recall, threshold_metrics
+from galmerge.errors import LabelError
+
+
+def random_scores(n=500, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    p = np.clip(0.5 + 0.3 * (labels - 0.5) + rng.normal(0, 0.25, n), 0, 1)
+    return labels, p
+
+
+def test_every_metric_agrees_with_scikit_learn():
+    labels, p = random_scores()
+    report = score_predictions(labels, p, thresholds={"default": 0.5, "strict": 0.7}, n_bootstrap=0)
+    assert report["roc_auc"]["value"] == pytest.approx(roc_auc_score(labels, p))
+    assert report["pr_auc"]["value"] == pytest.approx(average_precision_score(labels, p))
+    assert report["brier"]["value"] == pytest.approx(brier_score_loss(labels, p))
+    for name, threshold in (("default", 0.5), ("strict", 0.7)):
+        predicted = (p >= threshold).astype(int)
+        entry = report["thresholds"][name]
+        assert entry["accuracy"]["value"] == pytest.approx(accuracy_score(labels, predicted))
+        assert entry["precision"]["value"] == pytest.approx(precision_score(labels, predicted))
+        assert entry["recall"]["value"] == pytest.approx(recall_score(labels, predicted))
+        assert entry["f1"]["value"] == pytest.approx(f1_score(labels, predicted))
+
+
+def test_confusion_matrix_on_a_hand_made_example():
+    labels = np.array([1, 1, 1, 0, 0, 0, 0])
+    p = np.array([0.9, 0.6, 0.2, 0.7, 0.4, 0.1, 0.0])
+    result = threshold_metrics(labels, p, threshold=0.5)
+    assert result["confusion"] == [[3, 1], [1, 2]]  # TN, FP / FN, TP
+    assert result["precision"] == pytest.approx(2 / 3)
+    assert result["recall"] == pytest.approx(2 / 3)
+    assert result["false_positive_rate"] == pytest.approx(1 / 4)
+
+
+def test_threshold_for_recall_is_the_highest_that_reaches_it():
+    labels = np.array([1, 1, 1, 1, 0, 0])
+    p = np.array([0.95, 0.8, 0.4, 0.1, 0.5, 0.3])
+    assert threshold_for_recall(labels, p, target_recall=0.75) == pytest.approx(0.4)
+    assert threshold_for_recall(labels, p, target_recall=1.0) == pytest.approx(0.1)
+    assert threshold_for_recall(labels, p, target_recall=0.5) == pytest.approx(0.8)
+    with pytest.raises(LabelError):
+        threshold_for_recall(np.zeros(3), p[:3], target_recall=0.9)
+
+
+def test_recall_at_fixed_false_positive_rate():
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.3, 0.2, 0.85, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
+    # no false positive allowed: only the 0.9 merger is above the 0.85 non-merger
+    assert recall_at_false_positive_rate(labels, p, false_positive_rate=0.0) == pytest.approx(0.25)
+    # one of ten allowed (the 0.85 one): the threshold can drop to 0.2 and catch every merger
+    assert recall_at_false_positive_rate(labels, p, false_positive_rate=0.1) == pytest.approx(1.0)
+
+
+def test_bootstrap_intervals_bracket_the_value_and_shrink_with_more_data():
+    small = score_predictions(*random_scores(200, seed=1), n_bootstrap=300)
+    large = score_predictions(*random_scores(5000, seed=1), n_bootstrap=300)
+    for report in (small, large):
+        value = report["roc_auc"]["value"]
+        low95, high95 = report["roc_auc"]["ci95"]
+        low68, high68 = report["roc_auc"]["ci68"]
+        assert low95 <= low68 <= value <= high68 <= high95
+    width = lambda r: np.subtract(*r["roc_auc"]["ci95"][::-1])  # noqa: E731
+    assert width(large) < width(small) / 3
+
+
+def test_a_perfect_and_a_useless_classifier():
+    labels = np.array([0] * 50 + [1] * 50)
+    perfect = score_predictions(labels, labels.astype(float), n_bootstrap=0)
+    assert perfect["roc_auc"]["value"] == 1.0 and perfect["brier"]["value"] == 0.0
+    useless = score_predictions(labels, np.full(100, 0.3), n_bootstrap=0)
+    assert useless["roc_auc"]["value"] == 0.5
+    assert useless["thresholds"]["default"]["precision"]["value"] == 0.0  # no merger called
+
+
+def test_empty_set_is_refused():
+    with pytest.raises(LabelError, match="empty"):
+        score_predictions([], [])
