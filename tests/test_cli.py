@@ -115,3 +115,34 @@ def test_corrupt_files_band_mismatch_architecture_and_existing_output(tmp_path, 
 
     code, _, err = run(capsys, "evaluate", tmp_path / "no_run", "--data", "toy:50", "--quiet")
     assert code == 2 and "no such run directory" in err
+
+
+def test_mock_commands(tmp_path, capsys):
+    code, out, _ = run(capsys, "mock", "--list")
+    assert code == 0 and "hst-f814w" in out and "sdss-gri" in out
+    code, out, err = run(capsys, "mock", "--recipe", "hst-f160w", "--n", 40, "--seed", 2, "--workers", 1, "--out", tmp_path / "m.h5", "--quiet")
+    assert code == 0, err
+    assert "leak check" in out and "KS statistics" in out
+    from galmerge.data import ImageSet
+
+    mocks = ImageSet.load(tmp_path / "m.h5")
+    assert len(mocks) == 40 and mocks.masks is not None and mocks.bands == ("F160W",)
+    code, _, err = run(capsys, "mock", "--recipe", "hst-f160w", "--n", 40, "--out", tmp_path / "m.h5", "--quiet")
+    assert code == 2 and "already exists" in err
+    code, _, err = run(capsys, "mock", "--recipe", "no-such-survey", "--n", 10, "--out", tmp_path / "x.h5", "--quiet")
+    assert code == 2 and "no recipe 'no-such-survey'" in err
+
+
+def test_observe_command_on_a_simulation_image(tmp_path, capsys):
+    from astropy.io import fits
+
+    image = np.zeros((80, 80))
+    image[35:45, 35:45] = 0.5
+    fits.PrimaryHDU(image, header=fits.Header({"PIXKPC": 0.25})).writeto(tmp_path / "tng.fits")
+    code, out, err = run(capsys, "observe", tmp_path / "tng.fits", "--recipe", "hst-f814w", "--redshift", 0.7, "--out", tmp_path / "obs.fits", "--quiet")
+    assert code == 0, err
+    observed = fits.getdata(tmp_path / "obs.fits")
+    assert observed.shape == (1, 75, 75) and observed.sum() == pytest.approx(50.0, rel=0.2)
+    fits.PrimaryHDU(image).writeto(tmp_path / "noscale.fits")
+    code, _, err = run(capsys, "observe", tmp_path / "noscale.fits", "--recipe", "hst-f814w", "--out", tmp_path / "o2.fits", "--quiet")
+    assert code == 2 and "no scale" in err

@@ -80,10 +80,72 @@ def cmd_convert(args) -> int:
     return 0
 
 
+def cmd_mock(args) -> int:
+    from galmerge.errors import ConfigError
+
+    if args.list:
+        from galmerge.mocks import available_recipes, load_recipe
+
+        for name in available_recipes():
+            print(f"{name:16s} {load_recipe(name).description}")
+        return 0
+    if args.out is None:
+        raise ConfigError("mock needs --out (a .h5 file, a folder for --benchmark, a .png for --montage)")
+    if args.benchmark:
+        from galmerge.mocks.benchmarks import make_benchmark
+
+        manifest = make_benchmark(args.benchmark, args.out, n=args.n, seed=args.seed, workers=args.workers, progress=not args.quiet, overwrite=args.overwrite, shared_data=args.shared_data)
+        for domain, check in manifest["leak_check"].items():
+            verdict = "ok" if check["passed"] else "LEAKS"
+            print(f"{domain}: leak check ROC-AUC {check['roc_auc']:.3f} (<= {check['threshold']}: {verdict})")
+        print(f"wrote {args.out}/manifest.json")
+        return 0
+    if args.recipe is None:
+        raise ConfigError("mock needs --recipe NAME (see galmerge mock --list) or --benchmark NAME")
+    if args.montage:
+        from galmerge.mocks.montage import render_montage
+
+        print(f"wrote {render_montage(args.recipe, args.out, seed=args.seed, workers=args.workers, progress=not args.quiet)}")
+        return 0
+    from galmerge.mocks import MockOptions, generate_mocks, load_recipe
+    from galmerge.mocks.benchmarks import leak_check
+
+    recipe = load_recipe(args.recipe)
+    if args.pristine:
+        recipe = recipe.replace(noise=False, background_sources=False)
+    if args.out.exists() and not args.overwrite:
+        raise ConfigError(f"{args.out}: already exists; choose another --out or pass --overwrite")
+    mocks = generate_mocks(recipe, args.n, seed=args.seed, options=MockOptions(match=not args.no_match, flybys=args.flybys), workers=args.workers, progress=not args.quiet)
+    path = mocks.save(args.out, overwrite=args.overwrite)
+    print(f"wrote {mocks!r} to {path}")
+    print(f"KS statistics mergers vs non-mergers: {mocks.meta.meta['ks_statistics']}")
+    check = leak_check(mocks, seed=args.seed)
+    print(f"leak check (flux, size, concentration, colour): ROC-AUC {check['roc_auc']:.3f} ({'ok' if check['passed'] else 'above 0.70: the mocks leak the label'})")
+    return 0
+
+
+def cmd_observe(args) -> int:
+    from astropy.io import fits
+
+    from galmerge.mocks import observe_fits
+
+    stamp = observe_fits(args.image, recipe=args.recipe, redshift=args.redshift, units=args.units, seed=args.seed)
+    if args.out.exists() and not args.overwrite:
+        from galmerge.errors import OutputExistsError
+
+        raise OutputExistsError(f"{args.out}: already exists; choose another --out or pass --overwrite")
+    header = fits.Header({"PIXSCALE": stamp.pixel_scale_arcsec, "BUNIT": "nanomaggy" if stamp.bands[0] != "R" else "RGB 0-1"})
+    for i, band in enumerate(stamp.bands):
+        header[f"BAND{i + 1}"] = band
+    fits.PrimaryHDU(stamp.images, header=header).writeto(args.out, overwrite=args.overwrite)
+    print(f"wrote {args.out}: {stamp.images.shape[0]} bands of {stamp.images.shape[1]}x{stamp.images.shape[2]} px at {stamp.pixel_scale_arcsec:.4f} arcsec/px")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from galmerge.demo import run_demo
 
-    run_demo(out=args.out, n_images=args.n, epochs=args.epochs, progress=not args.quiet)
+    run_demo(out=args.out, n_per_domain=args.n, epochs=args.epochs, workers=args.workers, progress=not args.quiet)
     return 0
 
 
@@ -160,10 +222,37 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--overwrite", action="store_true")
     convert.set_defaults(func=cmd_convert)
 
-    demo = common(sub.add_parser("demo", help="train and evaluate on the built-in synthetic set"))
-    demo.add_argument("--out", type=Path, help="new run directory (default runs/demo-<time>)")
-    demo.add_argument("--n", type=int, default=3000, help="number of synthetic images (default 3000)")
-    demo.add_argument("--epochs", type=int, default=10)
+    mock = common(sub.add_parser("mock", help="make labelled mock mergers and non-mergers for a survey", description="Draw mergers (restricted three-body encounters) and non-mergers, observe them with a survey recipe, match their flux, size and colour, and save an ImageSet with labels, metadata and tidal/companion masks."))
+    mock.add_argument("--recipe", help="survey recipe name or TOML file (galmerge mock --list)")
+    mock.add_argument("--benchmark", choices=["sim2sim", "sim2real-sdss"], help="write a ready-made domain-adaptation benchmark into the folder --out")
+    mock.add_argument("--montage", action="store_true", help="write a labelled montage PNG (mergers by stage, non-mergers by kind, two depths)")
+    mock.add_argument("--list", action="store_true", help="list the bundled recipes")
+    mock.add_argument("--n", type=int, default=2000, help="images (per domain for --benchmark)")
+    mock.add_argument("--seed", type=int, default=0)
+    mock.add_argument("--out", type=Path)
+    mock.add_argument("--workers", type=int, help="processes (default: all cores); the output does not depend on it")
+    mock.add_argument("--pristine", action="store_true", help="no noise and no field sources")
+    mock.add_argument("--no-match", action="store_true", help="do not match flux, size and colour between classes")
+    mock.add_argument("--flybys", default="exclude", choices=["exclude", "non-merger", "own-label"])
+    mock.add_argument("--shared-data", type=Path, help="folder with the real SDSS data for sim2real-sdss (default ../shared/data)")
+    mock.add_argument("--overwrite", action="store_true")
+    mock.set_defaults(func=cmd_mock)
+
+    observe = common(sub.add_parser("observe", help="make an idealised simulation image look like a survey's", description="Resample, convolve, add noise (and render colour JPEGs) to a FITS image with a kpc or arcsec pixel scale (CDELT1/CUNIT1, PIXKPC or PIXSCALE)."))
+    observe.add_argument("image", type=Path, help="FITS image (H, W) or cube (bands, H, W)")
+    observe.add_argument("--recipe", required=True)
+    observe.add_argument("--redshift", type=float, help="needed when the scale is in kpc")
+    observe.add_argument("--units", default="nanomaggies", choices=["nanomaggies", "mag_arcsec2"])
+    observe.add_argument("--seed", type=int, default=0)
+    observe.add_argument("--out", type=Path, required=True)
+    observe.add_argument("--overwrite", action="store_true")
+    observe.set_defaults(func=cmd_observe)
+
+    demo = common(sub.add_parser("demo", help="the sim2sim benchmark end to end: mocks, training, the domain gap"))
+    demo.add_argument("--out", type=Path, help="new folder (default runs/demo-<time>)")
+    demo.add_argument("--n", type=int, default=2500, help="mocks per domain (default 2500)")
+    demo.add_argument("--epochs", type=int, default=15)
+    demo.add_argument("--workers", type=int)
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -19,6 +19,7 @@ __all__ = [
     "CheckpointError",
     "OutputExistsError",
     "ConfigError",
+    "RecipeError",
 ]
 
 
@@ -52,3 +53,7 @@ class OutputExistsError(GalmergeError, FileExistsError):
 
 class ConfigError(GalmergeError, ValueError):
     """A configuration file or option with an unknown key or an invalid value."""
+
+
+class RecipeError(ConfigError):
+    """A survey recipe or observation setting that cannot be used (missing band, bad PSF, scale <= 0)."""

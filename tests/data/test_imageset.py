@@ -60,6 +60,7 @@ def test_slicing_keeps_rows_aligned():
 
 def test_save_load_round_trip_keeps_everything(tmp_path):
     imageset = small_set()
+    imageset.masks = (np.arange(6 * 8 * 8).reshape(6, 8, 8) % 4).astype(np.uint8)
     path = imageset.save(tmp_path / "set.h5")
     loaded = ImageSet.load(path)
     np.testing.assert_array_equal(loaded.images, imageset.images)
@@ -69,6 +70,8 @@ def test_save_load_round_trip_keeps_everything(tmp_path):
     assert list(loaded.ids) == list(imageset.ids)
     assert loaded.meta["ra"].unit == "deg"
     np.testing.assert_array_equal(loaded.meta["stage"], imageset.meta["stage"])
+    np.testing.assert_array_equal(loaded.masks, imageset.masks)
+    np.testing.assert_array_equal(loaded[[3, 1]].masks, imageset.masks[[3, 1]])
 
 
 def test_unlabelled_round_trip_is_memory_mapped_read_only(tmp_path):

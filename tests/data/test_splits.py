@@ -50,3 +50,18 @@ def test_too_few_of_a_class_and_bad_fractions():
 def test_unlabelled_split():
     split = stratified_split(None, n_images=50, seed=0)
     assert len(split.train) + len(split.val) + len(split.test) == 50
+
+
+def test_grouped_split_keeps_each_group_whole():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(60), rng.integers(1, 20, 60))
+    labels = (groups % 2).astype(np.int8)  # a group shares a label
+    split = stratified_split(labels, groups=groups, seed=3)
+    owner = {}
+    for name in ("train", "val", "test"):
+        for group in set(groups[split.indices(name)]):
+            assert owner.setdefault(group, name) == name  # never in two parts
+    assert len(split.train) + len(split.val) + len(split.test) == len(groups)
+    assert 0.55 < len(split.train) / len(groups) < 0.85
+    with pytest.raises(LabelError, match="both mergers and non-mergers"):
+        stratified_split(np.array([0, 1, 1]), groups=np.array([5, 5, 6]), seed=0)

@@ -78,6 +78,9 @@ class ImageSet:
         (stage, mass ratio, ...) and provenance (``source_file``, ``nonfinite_fraction``) live here.
     pixel_scale_arcsec : float, optional
         Angular size of a pixel in arcsec; ``None`` when unknown.
+    masks : array-like of uint8, shape (N, H, W), optional
+        Per-pixel ground truth, a bit field: for mocks, bit 1 marks tidal-feature pixels and
+        bit 2 companion pixels (see :data:`galmerge.mocks.MASK_BITS`).
     source : str, optional
         A description of where the set came from, used in error messages.
 
@@ -96,6 +99,7 @@ class ImageSet:
         labels=None,
         meta: Table | None = None,
         pixel_scale_arcsec: float | None = None,
+        masks=None,
         source: str = "<memory>",
     ):
         array = np.asarray(images)
@@ -127,6 +131,11 @@ class ImageSet:
             if not pixel_scale_arcsec > 0:
                 raise DataError(f"{source}: pixel scale must be > 0 arcsec, got {pixel_scale_arcsec}")
         self.pixel_scale_arcsec = pixel_scale_arcsec
+        if masks is not None:
+            masks = np.asarray(masks, dtype=np.uint8)
+            if masks.shape != (n, *self.images.shape[2:]):
+                raise DataError(f"{source}: masks of shape {masks.shape} for images of shape {self.images.shape}")
+        self.masks = masks
 
     # ------------------------------------------------------------------ basic properties
     def __len__(self) -> int:
@@ -172,6 +181,7 @@ class ImageSet:
             labels=None if self.labels is None else self.labels[rows],
             meta=self.meta[rows],
             pixel_scale_arcsec=self.pixel_scale_arcsec,
+            masks=None if self.masks is None else self.masks[rows],
             source=self.source,
         )
 
@@ -229,6 +239,8 @@ class ImageSet:
             handle.create_dataset("images", data=self.images)
             if self.labels is not None:
                 handle.create_dataset("labels", data=self.labels)
+            if self.masks is not None:
+                handle.create_dataset("masks", data=self.masks, compression="gzip", compression_opts=1)
             write_table_hdf5(self.meta, handle, path="meta", serialize_meta=True)
         os.replace(partial, path)
         return path
@@ -255,6 +267,7 @@ class ImageSet:
                 mappable = dataset.chunks is None and dataset.compression is None and offset is not None and dataset.dtype == np.dtype("<f4")
                 images = (dataset.shape, offset) if mappable else dataset[()]
                 labels = handle["labels"][()] if "labels" in handle else None
+                masks = handle["masks"][()] if "masks" in handle else None
                 meta = read_table_hdf5(handle, path="meta")
                 attrs = dict(handle.attrs)
         except (OSError, KeyError) as error:
@@ -262,7 +275,7 @@ class ImageSet:
         if mappable:
             shape, offset = images
             images = np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=shape) if shape[0] else np.zeros(shape, np.float32)
-        return cls(images, labels=labels, meta=_decode_bytes_columns(meta), source=str(path), **_attrs_to_kwargs(attrs))
+        return cls(images, labels=labels, meta=_decode_bytes_columns(meta), masks=masks, source=str(path), **_attrs_to_kwargs(attrs))
 
 
 def _check_format(handle, path: Path) -> None:
@@ -310,11 +323,13 @@ def concatenate(sets: Sequence[ImageSet]) -> ImageSet:
     labelled = [s.labels is not None for s in sets]
     if any(labelled) and not all(labelled):
         raise LabelError("cannot concatenate labelled and unlabelled image sets")
+    with_masks = all(s.masks is not None for s in sets)
     return ImageSet(
         np.concatenate([s.images for s in sets]),
         bands=first.bands,
         labels=np.concatenate([s.labels for s in sets]) if all(labelled) else None,
         meta=vstack([s.meta for s in sets], join_type="outer", metadata_conflicts="silent"),
         pixel_scale_arcsec=first.pixel_scale_arcsec,
+        masks=np.concatenate([s.masks for s in sets]) if with_masks else None,
         source=" + ".join(s.source for s in sets),
     )

@@ -8,7 +8,7 @@ import numpy as np
 
 from galmerge.errors import DataError, DataFileNotFoundError
 
-__all__ = ["read_picture", "PICTURE_SUFFIXES"]
+__all__ = ["read_picture", "decode_picture", "PICTURE_SUFFIXES"]
 
 PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _BAND_NAMES = {"RGB": ("R", "G", "B"), "L": ("L",)}
@@ -32,13 +32,18 @@ def read_picture(path, *, size: int | None = None) -> tuple[np.ndarray, tuple[st
     DataError
         If the file is not a readable picture (corrupt or truncated).
     """
-    from PIL import Image, UnidentifiedImageError
-
     path = Path(path)
     if not path.exists():
         raise DataFileNotFoundError(f"{path}: no such file")
+    return decode_picture(path, size=size, source=str(path))
+
+
+def decode_picture(file, *, size: int | None = None, source: str = "picture") -> tuple[np.ndarray, tuple[str, ...]]:
+    """:func:`read_picture` for an open file or a path: decode, square, resize, bottom row first."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with Image.open(path) as picture:
+        with Image.open(file) as picture:
             mode = "L" if picture.mode in ("L", "I;16", "I", "F") else "RGB"
             if size is not None and picture.format == "JPEG":
                 picture.draft(mode, (size, size))
@@ -52,7 +57,7 @@ def read_picture(path, *, size: int | None = None) -> tuple[np.ndarray, tuple[st
                 picture = picture.resize((size, size), Image.Resampling.LANCZOS)
             array = np.asarray(picture, dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise DataError(f"{path}: not a readable picture ({error})") from None
+        raise DataError(f"{source}: not a readable picture ({error})") from None
     array = array[::-1]  # picture rows run top-down; FITS rows bottom-up
     if array.ndim == 2:
         array = np.ascontiguousarray(array[None])

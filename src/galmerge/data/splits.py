@@ -68,7 +68,7 @@ class Split:
             raise CheckpointError(f"{path}: not a readable split file ({error})") from None
 
 
-def stratified_split(labels, *, fractions=(0.7, 0.1, 0.2), seed: int = 0, n_images: int | None = None) -> Split:
+def stratified_split(labels, *, fractions=(0.7, 0.1, 0.2), seed: int = 0, n_images: int | None = None, groups=None) -> Split:
     """Split row indices into train/validation/test, keeping the class balance in each part.
 
     Parameters
@@ -80,15 +80,20 @@ def stratified_split(labels, *, fractions=(0.7, 0.1, 0.2), seed: int = 0, n_imag
         allowed (train on everything but the validation part).
     seed : int
         Same seed and labels, same split.
+    groups : array, optional
+        A group id per row (e.g. the encounter a mock merger was rendered from): every group goes
+        whole into one part, so views of one system never sit on both sides of a split. Parts
+        are then filled group by group up to the requested fractions of rows.
 
     Raises
     ------
     LabelError
-        If a class has too few images to put at least one in the training and validation parts.
+        If a class has too few images (or groups) to put at least one in the training and
+        validation parts, or a group mixes labels.
     """
-    fractions = tuple(float(f) for f in fractions)
-    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6 or fractions[0] == 0:
-        raise ConfigError(f"split fractions must be three non-negative numbers summing to 1 with train > 0, got {fractions}")
+    if groups is not None:
+        return _grouped_split(np.asarray(labels) if labels is not None else np.zeros(len(groups), np.int8), np.asarray(groups), fractions=fractions, seed=seed)
+    fractions = _check_fractions(fractions)
     rng = np.random.default_rng(seed)
     if labels is None:
         groups = [np.arange(n_images)]
@@ -113,3 +118,35 @@ def stratified_split(labels, *, fractions=(0.7, 0.1, 0.2), seed: int = 0, n_imag
         seed=seed,
         fractions=fractions,
     )
+
+
+def _check_fractions(fractions) -> tuple[float, float, float]:
+    fractions = tuple(float(f) for f in fractions)
+    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1) > 1e-6 or fractions[0] == 0:
+        raise ConfigError(f"split fractions must be three non-negative numbers summing to 1 with train > 0, got {fractions}")
+    return fractions
+
+
+def _grouped_split(labels: np.ndarray, groups: np.ndarray, *, fractions, seed: int) -> Split:
+    fractions = _check_fractions(fractions)
+    names, inverse = np.unique(groups, return_inverse=True)
+    group_label = np.zeros(len(names), dtype=labels.dtype)
+    group_label[inverse] = labels
+    mixed = np.bincount(inverse, weights=labels, minlength=len(names)) % np.bincount(inverse, minlength=len(names))
+    if np.any(mixed):
+        raise LabelError("a group holds both mergers and non-mergers; groups must share one label")
+    rng = np.random.default_rng(seed)
+    sizes = np.bincount(inverse, minlength=len(names))
+    parts = {name: [] for name in SPLIT_NAMES}
+    for value in (0, 1):
+        members = rng.permutation(np.flatnonzero(group_label == value))
+        if len(members) == 0:
+            continue
+        cumulative = np.cumsum(sizes[members]) / sizes[members].sum()
+        cuts = np.searchsorted(cumulative, np.cumsum(fractions)[:2] - 1e-9) + 1
+        if fractions[1] > 0 and (cuts[0] < 1 or cuts[1] - cuts[0] < 1 or cuts[0] >= len(members)):
+            raise LabelError(f"class {value} has only {len(members)} group(s): too few to split by group")
+        for name, chosen in zip(SPLIT_NAMES, np.split(members, cuts)):
+            parts[name].append(chosen)
+    rows = {name: np.sort(np.flatnonzero(np.isin(inverse, np.concatenate(chosen)))) for name, chosen in parts.items()}
+    return Split(rows["train"].astype(np.int64), rows["val"].astype(np.int64), rows["test"].astype(np.int64), seed=seed, fractions=fractions)

@@ -122,7 +122,9 @@ def train(
 
     Notes
     -----
-    Normalisation statistics are fitted on the training split only and saved with the model.
+    When the metadata has a ``group`` column (mocks: the encounter a stamp was rendered from),
+    whole groups go to one split. Normalisation statistics are fitted on the training split only
+    and saved with the model.
     The checkpoint is chosen on the validation split (``config.monitor``); the second decision
     threshold (``config.target_recall``) is also chosen there. The test split is scored once, at
     the end. The content hashes of the training and validation images are saved, so
@@ -145,7 +147,8 @@ def train(
             raise DataError("training on several devices needs an explicit output directory (--out)")
         split = Split.load(run_dir / RunFiles.split)
     elif resume is None:
-        split = stratified_split(labels, fractions=config.split, seed=config.seed)
+        groups = np.asarray(imageset.meta["group"]) if "group" in imageset.meta.colnames else None
+        split = stratified_split(labels, fractions=config.split, seed=config.seed, groups=groups)
         run_dir = new_run_directory(out, name=config.model, overwrite=overwrite)
         header = {"data": data_spec or imageset.source, "n_images": len(imageset), "bands": list(imageset.bands), "fingerprint": fingerprint, **_versions()}
         config.write_toml(run_dir / RunFiles.config, header=header)
