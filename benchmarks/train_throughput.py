@@ -8,6 +8,14 @@ Prints, per side: seconds per epoch (median over epochs after the first), traini
 start-up time (process start to the first training step) and peak resident memory.
 
     python benchmarks/train_throughput.py [--epochs 4] [--n 15426] [--repeats 2]
+    python benchmarks/train_throughput.py --adaptation [--epochs 3] [--repeats 1]
+
+``--adaptation`` times every domain-adaptation method instead (noDA, MMD, DANN, and each with
+Fisher + entropy) on 15,426 source + 15,426 target images, each step a batch of 128 source + 128
+target images in one forward pass, and prints each method's epoch time as a ratio to noDA's in
+the same run. A DA step pushes twice the images of a noDA step through the CNN (forward and
+backward), so the ratio per epoch cannot fall much below 2; the ratio per image processed is
+printed too.
 
 Machines here are shared: the same code has run 2-5x slower while other jobs ran. The sides are
 run in turn, ``--repeats`` times, and medians are printed; compare the sides of one run, not
@@ -36,7 +44,9 @@ class FirstStep(pl.Callback):
         if FirstStep.first is None:
             FirstStep.first = time.time()
 
-result = train(sys.argv[2], config=TrainConfig(epochs=int(sys.argv[3]), early_stopping_patience=0, n_bootstrap=0),
+options = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
+target = sys.argv[6] if len(sys.argv) > 6 else None
+result = train(sys.argv[2], target=target, config=TrainConfig(epochs=int(sys.argv[3]), early_stopping_patience=0, n_bootstrap=0, **options),
                out=sys.argv[4], progress=False, callbacks=[FirstStep()])
 import csv
 with open(result.run_dir / "history.csv") as handle:
@@ -100,11 +110,52 @@ def run_child(code: str, *args) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+ADAPTATION_METHODS = {
+    "noDA": {"method": "none"},
+    "MMD": {"method": "mmd"},
+    "MMD+Fisher+entropy": {"method": "mmd", "fisher": True, "entropy": True},
+    "DANN": {"method": "dann"},
+    "DANN+Fisher+entropy": {"method": "dann", "fisher": True, "entropy": True},
+}
+
+
+def write_images(path: Path, n: int, seed: int) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, 3, 75, 75))
+    for start in range(0, n, 2000):
+        x[start : start + 2000] = rng.normal(size=x[start : start + 2000].shape)
+    x.flush()
+
+
+def adaptation_main(args, folder: Path, data: str) -> None:
+    import numpy as np
+
+    write_images(folder / "target.npy", args.n, seed=1)
+    print(f"{args.n} source + {args.n} unlabelled target images of 3x75x75, batch 128 + 128, {args.epochs} epochs per run, "
+          f"{args.repeats} run(s) per method in turn\n")
+    runs = {name: [] for name in ADAPTATION_METHODS}
+    for repeat in range(args.repeats):
+        for name, options in ADAPTATION_METHODS.items():
+            # noDA gets the target too: it is then scored on it every epoch (the label-free
+            # criteria) like the DA runs, so the ratio compares training work only.
+            runs[name].append(run_child(GALMERGE_CHILD, data, args.epochs, folder / f"run-{name}-{repeat}", json.dumps(options), folder / "target.npy"))
+    per_epoch = {name: float(np.median([t for r in results for t in (r["epochs_s"][1:] or r["epochs_s"])])) for name, results in runs.items()}
+    print(f"{'':22s} {'s/epoch':>8s} {'x noDA':>7s} {'x noDA per image':>17s} {'peak GB':>8s}   (medians; epochs after each run's first)")
+    for name, seconds in per_epoch.items():
+        images_per_step = 1 if name == "noDA" else 2
+        ratio = seconds / per_epoch["noDA"]
+        peak = max(r["peak_rss_gb"] for r in runs[name])
+        print(f"{name:22s} {seconds:8.2f} {ratio:7.2f} {ratio / images_per_step:17.2f} {peak:8.2f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=15426)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--adaptation", action="store_true", help="time every domain-adaptation method against noDA")
     args = parser.parse_args()
 
     import numpy as np
@@ -112,13 +163,11 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         rng = np.random.default_rng(0)
-        x = np.lib.format.open_memmap(folder / "X.npy", mode="w+", dtype=np.float32, shape=(args.n, 3, 75, 75))
-        for start in range(0, args.n, 2000):
-            x[start : start + 2000] = rng.normal(size=x[start : start + 2000].shape)
-        x.flush()
-        del x
+        write_images(folder / "X.npy", args.n, seed=0)
         np.save(folder / "y.npy", (rng.random(args.n) < 0.53).astype(np.float64))
         data = f"{folder}/X.npy,{folder}/y.npy"
+        if args.adaptation:
+            return adaptation_main(args, folder, data)
         data_gb = args.n * 3 * 75 * 75 * 4 / 2**30
         print(f"{args.n} images of 3x75x75 (float32 {data_gb:.2f} GB), batch 128, {args.epochs} epochs per run, "
               f"{args.repeats} runs per side in turn\n")

@@ -24,10 +24,16 @@ def _train_overrides(args) -> dict:
     values = {
         "model": args.model, "epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size,
         "lr": args.lr, "input_size": args.input_size, "stretch": args.stretch, "accelerator": args.accelerator,
-        "early_stopping_patience": args.patience, "lr_schedule": args.lr_schedule,
+        "early_stopping_patience": args.patience, "lr_schedule": args.lr_schedule, "monitor": args.monitor,
+        "method": args.method, "transfer_weight": args.transfer_weight, "entropy_weight": args.entropy_weight,
+        "fisher_w_intra": args.fisher_w_intra, "fisher_w_inter": args.fisher_w_inter, "dann_lr_multiplier": args.dann_lr_multiplier,
     }
     if args.no_augment:
         values["augment"] = False
+    if args.fisher:
+        values["fisher"] = True
+    if args.entropy:
+        values["entropy"] = True
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -37,18 +43,28 @@ def cmd_train(args) -> int:
     overrides = _train_overrides(args)
     if args.resume is not None:
         config = TrainConfig(epochs=overrides["epochs"]) if "epochs" in overrides else None
-        result = train(args.source, config=config, resume=args.resume, progress=not args.quiet)
+        result = train(args.source, target=args.target, config=config, resume=args.resume, progress=not args.quiet)
     else:
         if args.source is None:
             from galmerge.errors import ConfigError
 
             raise ConfigError("train needs --source DATA (or --resume RUN)")
         config = TrainConfig.from_toml(args.config, **overrides) if args.config else TrainConfig.from_dict(overrides, source="command line")
-        result = train(args.source, config=config, out=args.out, overwrite=args.overwrite, init_from=args.init_from, progress=not args.quiet)
-    test = result.metrics.get("test")
+        result = train(args.source, target=args.target, config=config, out=args.out, overwrite=args.overwrite, init_from=args.init_from, progress=not args.quiet)
     print(f"run directory: {result.run_dir}")
-    if test:
-        print(_summary(test))
+    for name, title in (("test", "source test split"), ("target_test", "target test split")):
+        if name in result.metrics:
+            print(f"{title}: {_summary(result.metrics[name])}")
+    return 0
+
+
+def cmd_finetune(args) -> int:
+    from galmerge.training.finetune import FinetuneOptions, finetune_curve
+
+    ks = [int(k) for k in str(args.n_labels).split(",")]
+    options = FinetuneOptions(mode="head" if args.head_only else "full", lr=args.lr, layer_decay=args.layer_decay, epochs=args.epochs, seed=args.seed)
+    curve = finetune_curve(args.run, args.target_labelled, n_labels=ks, out=args.out, options=options, progress=not args.quiet)
+    print(f"wrote {curve['path']}/finetune.json and finetune_curve.png ({curve['n_evaluation']} evaluation images, {curve['n_evaluation_mergers']} mergers)")
     return 0
 
 
@@ -142,6 +158,25 @@ def cmd_observe(args) -> int:
     return 0
 
 
+def cmd_experiment(args) -> int:
+    from galmerge.evaluation.experiment import run_experiment, table_rows
+
+    record = run_experiment(args.config, args.out, workers=args.workers, progress=not args.quiet)
+    header, rows = table_rows(record)
+    keep = [0] + [header.index(c) for c in ("source roc_auc", "target roc_auc", "target pr_auc", "gap closure", "epoch s")]
+    for row in [header] + rows:
+        print("  ".join(f"{row[i]:>16s}" if i else f"{row[i]:26s}" for i in keep))
+    print(f"report: {record['report']}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from galmerge.report import write_report
+
+    print(f"wrote {write_report(args.path, out=args.out)}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from galmerge.demo import run_demo
 
@@ -192,7 +227,30 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--accelerator", help="cpu, gpu or auto")
     train.add_argument("--init-from", type=Path, help="start from a run's model (same architecture) or a torchvision resnet18 .pth")
     train.add_argument("--resume", type=Path, help="continue an interrupted run directory from its last checkpoint")
+    adapt = train.add_argument_group("domain adaptation (needs --target; target labels are never used)")
+    adapt.add_argument("--target", help=f"images of the domain to adapt to: {DATA_HELP}")
+    adapt.add_argument("--method", choices=["none", "mmd", "dann", "coral"])
+    adapt.add_argument("--transfer-weight", type=float, help="weight of the MMD/DANN/CORAL loss (default 1)")
+    adapt.add_argument("--fisher", action="store_true", help="add the Fisher loss on source features")
+    adapt.add_argument("--fisher-w-intra", type=float)
+    adapt.add_argument("--fisher-w-inter", type=float)
+    adapt.add_argument("--entropy", action="store_true", help="add entropy minimisation on both domains")
+    adapt.add_argument("--entropy-weight", type=float, help="default 0.05")
+    adapt.add_argument("--dann-lr-multiplier", type=float, help="domain classifier learning-rate factor (default 0.1)")
+    adapt.add_argument("--monitor", choices=["val_roc_auc", "val_accuracy", "val_loss", "target_entropy", "target_im", "domain_confusion"], help="what picks the best checkpoint")
     train.set_defaults(func=cmd_train)
+
+    finetune = common(sub.add_parser("finetune", help="fine-tune a run with K labelled target images; curve of target scores against K", description="Draws one class-balanced pool of labelled target images, fine-tunes the run's model on its first K for each K, and scores every copy on the same held-out rest."))
+    finetune.add_argument("run", type=Path, help="run directory")
+    finetune.add_argument("--target-labelled", required=True, help=f"labelled target images: {DATA_HELP}")
+    finetune.add_argument("--n-labels", default="0,25,50,100,200", help="comma-separated K values (default 0,25,50,100,200)")
+    finetune.add_argument("--head-only", action="store_true", help="train only the dense head (default: all layers, layer-wise lr decay)")
+    finetune.add_argument("--lr", type=float, default=3e-4)
+    finetune.add_argument("--layer-decay", type=float, default=0.5)
+    finetune.add_argument("--epochs", type=int, default=40)
+    finetune.add_argument("--seed", type=int, default=0)
+    finetune.add_argument("--out", type=Path, help="new folder (default <run>/finetune)")
+    finetune.set_defaults(func=cmd_finetune)
 
     evaluate = common(sub.add_parser("evaluate", help="score a trained run on labelled data", description="Score a run on labelled data; images the run trained or validated on are excluded."))
     evaluate.add_argument("run", type=Path, help="run directory")
@@ -248,7 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
     observe.add_argument("--overwrite", action="store_true")
     observe.set_defaults(func=cmd_observe)
 
-    demo = common(sub.add_parser("demo", help="the sim2sim benchmark end to end: mocks, training, the domain gap"))
+    experiment = common(sub.add_parser("experiment", help="run a protocol (methods x seeds) and write the DeepMerge II table and a report", description="Trains every method of a TOML protocol for every seed, scores source and target, and writes table.csv/table.md, figures, experiment.json and report.html (see configs/)."))
+    experiment.add_argument("config", type=Path, help="protocol TOML (configs/sim2sim.toml, configs/sim2real-sdss.toml)")
+    experiment.add_argument("--out", type=Path, help="new folder (default runs/experiment-<name>)")
+    experiment.add_argument("--workers", type=int, help="processes for mock generation")
+    experiment.set_defaults(func=cmd_experiment)
+
+    report = common(sub.add_parser("report", help="write a self-contained HTML report of a run or experiment"))
+    report.add_argument("path", type=Path, help="run directory or experiment folder")
+    report.add_argument("--out", type=Path, help="HTML file (default <path>/report.html)")
+    report.set_defaults(func=cmd_report)
+
+    demo = common(sub.add_parser("demo", help="a reduced sim2sim experiment (noDA, MMD, DANN; one seed) with its HTML report"))
     demo.add_argument("--out", type=Path, help="new folder (default runs/demo-<time>)")
     demo.add_argument("--n", type=int, default=2500, help="mocks per domain (default 2500)")
     demo.add_argument("--epochs", type=int, default=15)

@@ -16,11 +16,12 @@ __all__ = ["evaluate_run", "write_evaluation", "used_image_hashes"]
 
 
 def used_image_hashes(run_dir) -> np.ndarray:
-    """Content hashes of the images a run trained on or selected its checkpoint with."""
+    """Content hashes of the images a run trained on or selected its checkpoint with (target images included)."""
     from galmerge.training.rundir import RunFiles
 
     with np.load(Path(run_dir) / RunFiles.split, allow_pickle=False) as data:
-        return np.concatenate([data["train_hashes"], data["val_hashes"]])
+        names = [n for n in ("train_hashes", "val_hashes", "target_train_hashes", "target_val_hashes") if n in data.files]
+        return np.concatenate([data[n] for n in names])
 
 
 def write_evaluation(
@@ -86,8 +87,9 @@ def evaluate_run(
     data : ImageSet or str
         Labelled data, as an ImageSet or any data argument :func:`galmerge.data.load_imageset` takes.
     out : path, optional
-        The JSON report to write; figures go to ``<out stem>_figures/`` beside it. Default:
-        ``<run_dir>/evaluations/<data name>/metrics.json`` (a new folder each time).
+        The JSON report to write; figures and ``predictions.ecsv`` go to ``<out stem>_figures/``
+        beside it. Default: ``<run_dir>/evaluations/<data name>/metrics.json`` (a new folder each
+        time, holding the figures and predictions too).
     overwrite : bool
         Replace an existing ``out``.
 
@@ -122,6 +124,10 @@ def evaluate_run(
     )
     report.update({"run": str(run_dir), "data": str(imageset.source), "n_excluded": int(used.sum())})
     out_json.write_text(json.dumps(report, indent=2))
+    from astropy.table import Table
+
+    predictions = Table({"id": imageset.meta["id"][kept], "is_merger": labels, "p_merger": p_merger.astype(np.float32)})
+    predictions.write(figure_dir / "predictions.ecsv", format="ascii.ecsv", overwrite=True)
     report["path"] = str(out_json)
     return report
 

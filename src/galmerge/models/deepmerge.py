@@ -75,6 +75,15 @@ class DeepMerge(nn.Module):
         hidden = self.relu(self.fc2(self.relu(self.fc1(features))))
         return features, self.fc3(hidden)
 
+    def layer_groups(self) -> list[list]:
+        """Parameters by depth, input first: the three conv blocks, then the three dense layers."""
+        blocks = [list(conv.parameters()) + list(bn.parameters()) for conv, bn in self.conv_blocks()]
+        return blocks + [list(layer.parameters()) for layer in (self.fc1, self.fc2, self.fc3)]
+
+    def head_parameters(self) -> list:
+        """The dense layers: what head-only fine-tuning trains."""
+        return [p for layer in (self.fc1, self.fc2, self.fc3) for p in layer.parameters()]
+
     def parameter_groups(self, *, head_lr_multiplier: float = 1.0) -> list[dict]:
         """All parameters in one group: DeepMerge II trains the whole CNN at one learning rate."""
         return [{"params": list(self.parameters()), "lr_multiplier": 1.0, "name": "deepmerge"}]

@@ -102,9 +102,18 @@ class ResNet18(nn.Module):
         features = self.bottleneck(torch.flatten(self.avgpool(x), 1))
         return features, self.fc(features)
 
+    def layer_groups(self) -> list[list]:
+        """Parameters by depth, input first: stem, the four stages, the head."""
+        stem = list(self.conv1.parameters()) + list(self.bn1.parameters())
+        return [stem] + [list(stage.parameters()) for stage in (self.layer1, self.layer2, self.layer3, self.layer4)] + [self.head_parameters()]
+
+    def head_parameters(self) -> list:
+        """The bottleneck and classifier: what head-only fine-tuning trains."""
+        return list(self.bottleneck.parameters()) + list(self.fc.parameters())
+
     def parameter_groups(self, *, head_lr_multiplier: float = 10.0) -> list[dict]:
         """Backbone at the base rate, bottleneck and classifier at ``head_lr_multiplier`` x (DeepMerge II: 10)."""
-        head = list(self.bottleneck.parameters()) + list(self.fc.parameters())
+        head = self.head_parameters()
         head_ids = {id(p) for p in head}
         backbone = [p for p in self.parameters() if id(p) not in head_ids]
         return [

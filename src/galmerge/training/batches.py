@@ -67,6 +67,8 @@ class InMemoryBatches:
         :meth:`galmerge.data.Preprocessor.transform_tensor`.
     target_images : ndarray or Tensor, optional
         Unlabelled images of a second domain, cycled independently of the source (domain adaptation).
+    target_rows : array of int, optional
+        The rows of ``target_images`` to draw from (default all).
     rank, world_size : int, optional
         Shard of the data for distributed training (each process sees ``1/world_size`` of an
         epoch). By default read from ``torch.distributed`` when a process group is running
@@ -95,6 +97,7 @@ class InMemoryBatches:
         channels_last: bool = True,
         transform=None,
         target_images=None,
+        target_rows=None,
         rank: int | None = None,
         world_size: int | None = None,
     ):
@@ -105,9 +108,12 @@ class InMemoryBatches:
         self.augment = augment
         self.channels_last = channels_last
         self.target_images = target_images
+        self.target_rows = None
+        if target_images is not None:
+            self.target_rows = torch.arange(len(target_images)) if target_rows is None else torch.as_tensor(np.asarray(target_rows), dtype=torch.int64)
         self.rank = rank
         self.world_size = world_size
-        self.rows = torch.arange(len(images)) if rows is None else torch.as_tensor(rows, dtype=torch.int64)
+        self.rows = torch.arange(len(images)) if rows is None else torch.as_tensor(np.asarray(rows), dtype=torch.int64)
         self.sampler = EpochOrder(len(self.rows), shuffle=shuffle, seed=seed)
 
     def _shard(self) -> tuple[int, int]:
@@ -145,12 +151,12 @@ class InMemoryBatches:
         rank, world_size = self._shard()
         order = self.rows[self.sampler.permutation()][rank::world_size]
         generator = self.sampler.generator(stream=1 + rank)
-        target_rows = None if self.target_images is None else _CyclingRows(len(self.target_images), generator)
+        target_cycle = None if self.target_images is None else _CyclingRows(len(self.target_rows), generator)
         for start, stop in self._bounds():
             rows = order[start:stop]
             batch = {"source": (self._format(self.images, rows, generator), None if self.labels is None else self.labels[rows])}
-            if target_rows is not None:
-                batch["target"] = self._format(self.target_images, target_rows.take(stop - start), generator)
+            if target_cycle is not None:
+                batch["target"] = self._format(self.target_images, self.target_rows[target_cycle.take(stop - start)], generator)
             yield batch
 
 

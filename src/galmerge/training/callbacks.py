@@ -16,8 +16,8 @@ HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_roc_auc", "val_accura
 class EpochHistory(pl.Callback):
     """Append one row per epoch to a CSV: losses, validation metrics, learning rate, wall time.
 
-    Extra logged quantities (e.g. ``train_mmd_loss`` of a domain-adaptation term) get their own
-    columns; the file is appended to when a run resumes.
+    Every other logged quantity (a domain-adaptation term's ``train_mmd_loss``, the label-free
+    ``target_entropy``, ...) gets its own column; the file is appended to when a run resumes.
     """
 
     def __init__(self, path):
@@ -37,7 +37,7 @@ class EpochHistory(pl.Callback):
             "epoch_time_s": round(time.perf_counter() - self._started, 3),
         }
         row.update({k: metrics.get(k, "") for k in HISTORY_COLUMNS if k not in row})
-        row.update({k: v for k, v in sorted(metrics.items()) if k.startswith("train_") and k not in row})
+        row.update({k: v for k, v in sorted(metrics.items()) if k not in row})
         new_file = not self.path.exists()
         columns = list(row)
         if not new_file:  # a resumed run keeps the columns it started with

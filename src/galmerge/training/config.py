@@ -14,11 +14,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["TrainConfig", "LR_SCHEDULES", "CLASS_WEIGHTINGS"]
+__all__ = ["TrainConfig", "LR_SCHEDULES", "CLASS_WEIGHTINGS", "MONITOR_MODES"]
 
 LR_SCHEDULES = ("one-cycle", "deepmerge-cycle", "constant")
 CLASS_WEIGHTINGS = ("balanced", "none")
-MONITORS = ("val_roc_auc", "val_accuracy", "val_loss")
+MONITORS = ("val_roc_auc", "val_accuracy", "val_loss", "target_entropy", "target_im", "domain_confusion")
+MONITOR_MODES = {"val_roc_auc": "max", "val_accuracy": "max", "val_loss": "min", "target_entropy": "min", "target_im": "max", "domain_confusion": "min"}
 
 
 @dataclass
@@ -63,8 +64,11 @@ class TrainConfig:
         Random dihedral transforms (flips and 90-degree rotations) of each training image.
     early_stopping_patience : int
         Epochs without a lower validation loss before stopping; 0 disables early stopping.
-    monitor : {"val_roc_auc", "val_accuracy", "val_loss"}
-        Validation metric that picks the saved (best) checkpoint.
+    monitor : {"val_roc_auc", "val_accuracy", "val_loss", "target_entropy", "target_im", "domain_confusion"}
+        What picks the saved (best) checkpoint: a source-validation metric, or, with a target
+        set, a label-free target criterion (:mod:`galmerge.adapt.selection`): lowest prediction
+        entropy, highest information maximisation, or domain-probe accuracy closest to 0.5.
+        Target labels are never used.
     split : (float, float, float)
         Train, validation and test fractions of the source set (stratified).
     target_recall : float
@@ -79,6 +83,31 @@ class TrainConfig:
         Lightning precision (``"32-true"``, ``"bf16-mixed"``, ...).
     channels_last : bool
         Feed NHWC tensors; faster on CPU for these small-channel CNNs.
+    method : {"none", "mmd", "dann", "coral"}
+        Domain adaptation (needs a target set): maximum mean discrepancy, adversarial (DANN),
+        Deep CORAL, or none.
+    transfer_weight : float
+        Weight (lambda) of the transfer loss.
+    mmd_bandwidths : {"deepmerge", "median"}
+        DeepMerge II's 19 fixed kernel widths, or the median heuristic.
+    mmd_estimator : {"biased", "unbiased"}
+    dann_ramp : bool
+        Ganin et al.'s 2/(1+exp(-10 p))-1 ramp of the reversed gradient (DeepMerge II: off).
+    dann_lr_multiplier : float
+        Learning-rate factor of the domain classifier (DeepMerge II's default 0.1).
+    fisher : bool
+        Add the Fisher loss on the source features.
+    fisher_form : {"tr", "td"}
+        Trace ratio or trace difference.
+    fisher_w_intra, fisher_w_inter : float
+        Its weights. The intra-class term here is a mean over the batch (the reference summed
+        it), so w_intra = 1 matches the reference's 0.01 at batch 128.
+    fisher_lr_multiplier : float
+        Learning-rate factor of the class centres (DeepMerge II: 10).
+    entropy : bool
+        Add entropy minimisation on source and target predictions.
+    entropy_weight : float
+        Its weight (DeepMerge II's examples: 0.05).
     """
 
     model: str = "deepmerge"
@@ -106,6 +135,19 @@ class TrainConfig:
     devices: int | str = "auto"
     precision: str = "32-true"
     channels_last: bool = True
+    method: str = "none"
+    transfer_weight: float = 1.0
+    mmd_bandwidths: str = "deepmerge"
+    mmd_estimator: str = "biased"
+    dann_ramp: bool = True
+    dann_lr_multiplier: float = 0.1
+    fisher: bool = False
+    fisher_form: str = "tr"
+    fisher_w_intra: float = 1.0
+    fisher_w_inter: float = 1.0
+    fisher_lr_multiplier: float = 10.0
+    entropy: bool = False
+    entropy_weight: float = 0.05
 
     def __post_init__(self):
         self.adam_betas = tuple(float(b) for b in self.adam_betas)
@@ -131,6 +173,12 @@ class TrainConfig:
             (self.early_stopping_patience >= 0, "early_stopping_patience must be >= 0"),
             (self.n_bootstrap >= 0, "n_bootstrap must be >= 0"),
             (self.input_size is None or self.input_size >= 8, f"input_size must be >= 8 px, got {self.input_size}"),
+            (self.method in ("none", "mmd", "dann", "coral"), f"method must be none, mmd, dann or coral, got {self.method!r}"),
+            (self.mmd_bandwidths in ("deepmerge", "median"), f"mmd_bandwidths must be 'deepmerge' or 'median', got {self.mmd_bandwidths!r}"),
+            (self.mmd_estimator in ("biased", "unbiased"), f"mmd_estimator must be 'biased' or 'unbiased', got {self.mmd_estimator!r}"),
+            (self.fisher_form in ("tr", "td"), f"fisher_form must be 'tr' or 'td', got {self.fisher_form!r}"),
+            (self.fisher_w_intra >= 0 and self.fisher_w_inter >= 0 and self.fisher_w_intra + self.fisher_w_inter > 0, "Fisher weights must be >= 0 and not both 0"),
+            (self.transfer_weight >= 0 and self.entropy_weight >= 0, "loss weights must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:

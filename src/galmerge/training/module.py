@@ -144,21 +144,50 @@ class MergerClassifier(pl.LightningModule):
             for name, term in self.loss_terms.items():
                 value = term(outputs)
                 logged[f"train_{name}_loss"] = value
+                for key, metric in getattr(term, "last_metrics", {}).items():
+                    logged[f"train_{name}_{key}"] = metric
                 loss = loss + value
         logged["train_loss"] = loss
         self.log_dict(logged, on_step=False, on_epoch=True, batch_size=n_source, sync_dist=True)
         return loss
 
-    def validation_step(self, batch, batch_idx):
+    def on_validation_epoch_start(self):
+        self._validation_outputs = {"source_features": [], "target_features": [], "target_logits": []}
+
+    def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        """Source validation (dataloader 0): loss, ROC-AUC, accuracy. Target validation (dataloader 1,
+        unlabelled): logits and features only, for the label-free criteria of the epoch."""
         images, labels = batch["source"]
-        _, logits = self.model(images)
+        features, logits = self.model(images)
+        store = self._validation_outputs
+        if dataloader_idx == 1:
+            store["target_features"].append(features.detach().float().cpu())
+            store["target_logits"].append(logits.detach().float().cpu())
+            return
+        store["source_features"].append(features.detach().float().cpu())
         loss = F.cross_entropy(logits, labels, weight=self.class_weights)
         p_merger = torch.softmax(logits.float(), dim=1)[:, 1]
         self.val_roc_auc.update(p_merger, labels)
         self.val_accuracy.update(p_merger, labels)
-        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=len(images), prog_bar=True, sync_dist=True)
-        self.log("val_roc_auc", self.val_roc_auc, on_step=False, on_epoch=True, prog_bar=True)
-        self.log("val_accuracy", self.val_accuracy, on_step=False, on_epoch=True)
+        options = {"on_step": False, "on_epoch": True, "add_dataloader_idx": False}
+        self.log("val_loss", loss, batch_size=len(images), prog_bar=True, sync_dist=True, **options)
+        self.log("val_roc_auc", self.val_roc_auc, prog_bar=True, **options)
+        self.log("val_accuracy", self.val_accuracy, **options)
+
+    def on_validation_epoch_end(self):
+        from galmerge.adapt.selection import label_free_criteria
+
+        store = getattr(self, "_validation_outputs", None)
+        if not store or not store["target_logits"]:
+            return
+        criteria = label_free_criteria(
+            torch.cat(store["target_logits"]).numpy(),
+            torch.cat(store["source_features"]).numpy() if store["source_features"] else None,
+            torch.cat(store["target_features"]).numpy(),
+        )
+        for name, value in criteria.items():
+            self.log(name, float(value), on_step=False, on_epoch=True, add_dataloader_idx=False)
+        self._validation_outputs = None
 
     def parameter_groups(self) -> list[dict]:
         """Optimiser groups for the model and every loss term; refuses to leave a trainable parameter out."""

@@ -23,6 +23,7 @@ class RunFiles:
     history = "history.csv"
     metrics = "metrics.json"
     test_predictions = "test_predictions.ecsv"
+    target_test_predictions = "target_test_predictions.ecsv"
     checkpoints = "checkpoints"
     figures = "figures"
 

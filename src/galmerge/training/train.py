@@ -47,6 +47,33 @@ def _fingerprint(hashes: np.ndarray, labels: np.ndarray) -> str:
     return hashlib.sha256(hashes.tobytes() + labels.tobytes()).hexdigest()
 
 
+@dataclass
+class _TargetDomain:
+    """The target set's images and split; its labels kept apart for the final scores only."""
+
+    images: ImageSet
+    spec: str | None
+    split: Split
+    hashes: np.ndarray
+    held_out_labels: np.ndarray | None
+
+
+def _groups(imageset: ImageSet):
+    return np.asarray(imageset.meta["group"]) if "group" in imageset.meta.colnames else None
+
+
+def _load_target(target, config: TrainConfig, source: ImageSet, *, progress: bool) -> _TargetDomain:
+    images, spec = _load_source(target, config, progress=progress)
+    if images.n_bands != source.n_bands:
+        from galmerge.errors import ModelMismatchError
+
+        raise ModelMismatchError(f"{images.source}: {images.n_bands} bands, but the source has {source.n_bands}")
+    held_out = images.labels
+    images = ImageSet(images.images, bands=images.bands, meta=images.meta, pixel_scale_arcsec=images.pixel_scale_arcsec, masks=images.masks, source=images.source)
+    split = stratified_split(None, n_images=len(images), fractions=config.split, seed=config.seed, groups=_groups(images))
+    return _TargetDomain(images=images, spec=spec, split=split, hashes=images.image_hashes(), held_out_labels=held_out)
+
+
 def _load_source(source, config: TrainConfig, *, progress: bool) -> tuple[ImageSet, str | None]:
     """The training set and its data argument (for the record)."""
     if isinstance(source, ImageSet):
@@ -82,6 +109,7 @@ def _import_in_background(module: str) -> threading.Thread | None:
 def train(
     source=None,
     *,
+    target=None,
     config: TrainConfig | None = None,
     out=None,
     overwrite: bool = False,
@@ -97,6 +125,11 @@ def train(
     source : ImageSet or str
         Labelled training data, or a data argument for :func:`galmerge.data.load_imageset`.
         Split 70/10/20 (``config.split``) into train/validation/test, stratified, by ``config.seed``.
+    target : ImageSet or str, optional
+        Images of the domain to adapt to (``config.method``). Their labels, if any, are set aside
+        at once and used only to score the target test split at the end. The target is split
+        like the source (without labels): its training part feeds the domain-adaptation losses,
+        its validation part the label-free selection criteria, its test part the final scores.
     config : TrainConfig, optional
     out : path, optional
         New run directory (default ``runs/<time>-<model>``).
@@ -132,12 +165,17 @@ def train(
     """
     importing = _import_in_background("lightning.pytorch")
     if resume is not None:
-        run_dir, config, source = _resume_settings(resume, source, config)
+        run_dir, config, source, target = _resume_settings(resume, source, target, config)
     config = config or TrainConfig()
     if source is None:
         raise DataError("no training data given")
+    if config.method != "none" and target is None:
+        from galmerge.errors import ConfigError
+
+        raise ConfigError(f"method {config.method!r} adapts to a target domain: give target data (--target)")
     imageset, data_spec = _load_source(source, config, progress=progress)
     labels = imageset.require_both_classes(purpose="training")
+    domain = _load_target(target, config, imageset, progress=progress) if target is not None else None
     hashes = imageset.image_hashes()
     fingerprint = _fingerprint(hashes, labels)
     rank = _launched_rank()
@@ -147,12 +185,16 @@ def train(
             raise DataError("training on several devices needs an explicit output directory (--out)")
         split = Split.load(run_dir / RunFiles.split)
     elif resume is None:
-        groups = np.asarray(imageset.meta["group"]) if "group" in imageset.meta.colnames else None
-        split = stratified_split(labels, fractions=config.split, seed=config.seed, groups=groups)
+        split = stratified_split(labels, fractions=config.split, seed=config.seed, groups=_groups(imageset))
         run_dir = new_run_directory(out, name=config.model, overwrite=overwrite)
         header = {"data": data_spec or imageset.source, "n_images": len(imageset), "bands": list(imageset.bands), "fingerprint": fingerprint, **_versions()}
+        extra = {}
+        if domain is not None:
+            header["target"] = domain.spec or domain.images.source
+            extra = {f"target_{name}": domain.split.indices(name) for name in ("train", "val", "test")}
+            extra.update({"target_train_hashes": domain.hashes[domain.split.train], "target_val_hashes": domain.hashes[domain.split.val]})
         config.write_toml(run_dir / RunFiles.config, header=header)
-        split.save(run_dir / RunFiles.split, train_hashes=hashes[split.train], val_hashes=hashes[split.val], test_hashes=hashes[split.test], fingerprint=fingerprint)
+        split.save(run_dir / RunFiles.split, train_hashes=hashes[split.train], val_hashes=hashes[split.val], test_hashes=hashes[split.test], fingerprint=fingerprint, **extra)
     else:
         split = _check_resumed_split(run_dir, fingerprint)
 
@@ -177,7 +219,7 @@ def train(
 
     if config.channels_last:
         module = module.to(memory_format=torch.channels_last)
-    train_batches, val_batches = _batches(config, imageset.images, labels, split, preprocessor)
+    train_batches, val_batches = _batches(config, imageset.images, labels, split, preprocessor, domain)
 
     from galmerge.training.trainer import make_trainer
 
@@ -194,7 +236,7 @@ def train(
         return TrainingResult(run_dir=run_dir, trained=None, metrics={})
     best_path = checkpoint.best_model_path or str(last)
     module.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"])
-    return _finish(run_dir, module.model.cpu(), config, imageset, labels, split, preprocessor, best_path, checkpoint)
+    return _finish(run_dir, module.model.cpu(), config, imageset, labels, split, preprocessor, best_path, checkpoint, domain)
 
 
 @contextlib.contextmanager
@@ -219,7 +261,7 @@ def _versions() -> dict:
     return {"galmerge_version": __version__, "torch_version": version("torch"), "lightning_version": version("lightning"), "python_version": platform.python_version()}
 
 
-def _resume_settings(resume, source, config):
+def _resume_settings(resume, source, target, config):
     from galmerge.training.config import tomllib
 
     run_dir = require_run_directory(resume)
@@ -229,7 +271,9 @@ def _resume_settings(resume, source, config):
         saved.epochs = config.epochs  # the one setting a resumed run may change
     if not (run_dir / RunFiles.checkpoints / "last.ckpt").exists():
         raise DataError(f"{run_dir}: no checkpoints/last.ckpt to resume from")
-    return run_dir, saved, source if source is not None else recorded["run"]["data"]
+    source = source if source is not None else recorded["run"]["data"]
+    target = target if target is not None else recorded["run"].get("target")
+    return run_dir, saved, source, target
 
 
 def _check_resumed_split(run_dir: Path, fingerprint: str) -> Split:
@@ -243,14 +287,20 @@ def _check_resumed_split(run_dir: Path, fingerprint: str) -> Split:
 def _build_module(config, imageset, labels, split, input_size):
     import lightning.pytorch as pl
 
+    from galmerge.adapt.terms import build_loss_terms
+    from galmerge.models.registry import build_model
     from galmerge.training.module import MergerClassifier
 
-    pl.seed_everything(config.seed, verbose=False)  # fixes the initialisation
     class_weights = None
     if config.class_weighting == "balanced":
         counts = np.bincount(labels[split.train], minlength=2).astype(float)
         class_weights = [float(len(split.train) / (2 * c)) for c in counts]
+    feature_dim = build_model(config.model, in_bands=imageset.n_bands, input_size=input_size).feature_dim
+    pl.seed_everything(config.seed + 1, verbose=False)  # the loss terms' own initialisation
+    terms = build_loss_terms(config, feature_dim=feature_dim)
+    pl.seed_everything(config.seed, verbose=False)  # the network starts the same with or without them
     return MergerClassifier(
+        loss_terms=terms,
         architecture=config.model,
         in_bands=imageset.n_bands,
         input_size=input_size,
@@ -264,16 +314,28 @@ def _build_module(config, imageset, labels, split, input_size):
     )
 
 
-def _batches(config, images, labels, split, preprocessor):
+def _batches(config, images, labels, split, preprocessor, domain):
+    """Training batches (with a target stream for domain adaptation) and validation loaders.
+
+    Validation: the source validation split, and for a target domain its validation split,
+    unlabelled (the "source" stream of that loader holds target images and no labels).
+    """
     from galmerge.training.batches import InMemoryBatches
 
     common = {"seed": config.seed, "channels_last": config.channels_last, "transform": preprocessor.transform_tensor}
-    train_batches = InMemoryBatches(images, labels, rows=split.train, batch_size=config.batch_size, shuffle=True, augment=config.augment, **common)
+    # Target images join the training steps only when a loss uses them: fed to plain training,
+    # they would still shift BatchNorm's batch statistics, and "no DA" would not be.
+    uses_target = domain is not None and (config.method != "none" or config.entropy)
+    target = {"target_images": domain.images.images, "target_rows": domain.split.train} if uses_target else {}
+    train_batches = InMemoryBatches(images, labels, rows=split.train, batch_size=config.batch_size, shuffle=True, augment=config.augment, **common, **target)
     val_batches = InMemoryBatches(images, labels, rows=split.val, batch_size=_EVAL_BATCH, shuffle=False, augment=False, **common)
-    return train_batches, val_batches
+    if domain is None:
+        return train_batches, val_batches
+    target_val = InMemoryBatches(domain.images.images, None, rows=domain.split.val, batch_size=_EVAL_BATCH, shuffle=False, augment=False, **common)
+    return train_batches, [val_batches, target_val]
 
 
-def _finish(run_dir, model, config, imageset, labels, split, preprocessor, best_path, checkpoint) -> TrainingResult:
+def _finish(run_dir, model, config, imageset, labels, split, preprocessor, best_path, checkpoint, domain=None) -> TrainingResult:
     from astropy.table import Table
 
     from galmerge.catalog.backends import TorchBackend
@@ -294,6 +356,7 @@ def _finish(run_dir, model, config, imageset, labels, split, preprocessor, best_
     spec.thresholds = thresholds
     trained.save(run_dir / RunFiles.model)
     metrics = {
+        "method": {"transfer": config.method, "fisher": config.fisher, "entropy": config.entropy},
         "best_checkpoint": {"monitor": config.monitor, "value": _float(checkpoint.best_model_score), "path": str(best_path)},
         "n_images": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
         "thresholds": thresholds,
@@ -309,6 +372,19 @@ def _finish(run_dir, model, config, imageset, labels, split, preprocessor, best_
         )
         table = Table({"id": imageset.meta["id"][split.test], "is_merger": labels[split.test], "p_merger": p_test.astype(np.float32)})
         table.write(run_dir / RunFiles.test_predictions, format="ascii.ecsv", overwrite=True)
+    if domain is not None and domain.held_out_labels is not None and len(domain.split.test):
+        test_labels = domain.held_out_labels[domain.split.test]
+        if test_labels.min() != test_labels.max():  # labels kept apart until now, for scoring only
+            p_target, _ = predict_proba(trained, domain.images.images, rows=domain.split.test, runner=runner, batch_size=_EVAL_BATCH, source=domain.images.source)
+            metrics["target_test"] = write_evaluation(
+                run_dir / RunFiles.figures / "target", labels=test_labels, p_merger=p_target, thresholds=thresholds,
+                images=domain.images.images, image_rows=domain.split.test, bands=imageset.bands, name="target test split",
+                n_bootstrap=config.n_bootstrap, seed=config.seed,
+            )
+            table = Table({"id": domain.images.meta["id"][domain.split.test], "is_merger": test_labels, "p_merger": p_target.astype(np.float32)})
+            table.write(run_dir / RunFiles.target_test_predictions, format="ascii.ecsv", overwrite=True)
+    if domain is not None:
+        metrics["n_images"].update({f"target_{name}": len(domain.split.indices(name)) for name in ("train", "val", "test")})
     (run_dir / RunFiles.metrics).write_text(json.dumps(metrics, indent=2))
     return TrainingResult(run_dir=run_dir, trained=trained, metrics=metrics)
 

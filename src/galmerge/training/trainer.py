@@ -10,7 +10,7 @@ from torch import nn
 
 from galmerge.errors import CheckpointError, ModelMismatchError
 from galmerge.training.callbacks import EpochHistory
-from galmerge.training.config import TrainConfig
+from galmerge.training.config import MONITOR_MODES, TrainConfig
 from galmerge.training.rundir import RunFiles
 
 __all__ = ["make_trainer", "initialise_weights"]
@@ -22,7 +22,7 @@ def make_trainer(config: TrainConfig, run_dir: Path, *, progress: bool = True, e
         dirpath=run_dir / RunFiles.checkpoints,
         filename="best",
         monitor=config.monitor,
-        mode="min" if config.monitor == "val_loss" else "max",
+        mode=MONITOR_MODES[config.monitor],
         save_top_k=1,
         save_last=True,
         auto_insert_metric_name=False,

@@ -1,0 +1,301 @@
+"""Experiment protocols: methods x seeds on a source/target pair, and DeepMerge II's results table.
+
+A protocol is a TOML file::
+
+    name = "sim2sim"
+    seeds = [0, 1, 2]
+    [data]
+    benchmark = "sim2sim"          # made into <out>/data when the files are not given
+    n = 4000
+    # source = "source.h5"         # or explicit files
+    # target = "target.h5"         # unlabelled, or labelled (labels then used for scoring only)
+    # target_evaluation = "gz1.h5" # a labelled target set to score on instead of the target test split
+    [train]                        # TrainConfig options shared by all methods
+    epochs = 20
+    [methods]                      # name = TrainConfig options of that method
+    noDA = { method = "none" }
+    MMD = { method = "mmd" }
+    [finetune]                     # optional: few-label variants
+    methods = ["noDA", "MMD"]
+    n_labels = [0, 25, 50, 100, 200]
+    table_k = 50
+
+Each run is scored on the held-out source test split and on the target (its test split, or
+``target_evaluation``); target labels never reach training or checkpoint selection.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from galmerge.errors import ConfigError, OutputExistsError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["ExperimentConfig", "run_experiment", "DEFAULT_METHODS", "TABLE_METRICS"]
+
+DEFAULT_METHODS = {
+    "noDA": {"method": "none"},
+    "MMD": {"method": "mmd"},
+    "MMD+Fisher+entropy": {"method": "mmd", "fisher": True, "entropy": True},
+    "DANN": {"method": "dann"},
+    "DANN+Fisher+entropy": {"method": "dann", "fisher": True, "entropy": True},
+}
+TABLE_METRICS = ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier")
+
+
+@dataclass
+class ExperimentConfig:
+    """A protocol (see the module docstring)."""
+
+    name: str = "experiment"
+    seeds: list = field(default_factory=lambda: [0])
+    source: str | None = None
+    target: str | None = None
+    target_evaluation: str | None = None
+    benchmark: str | None = None
+    benchmark_n: int = 4000
+    train: dict = field(default_factory=dict)
+    methods: dict = field(default_factory=lambda: dict(DEFAULT_METHODS))
+    finetune: dict | None = None
+    tsne_per_domain: int = 400
+    base_dir: str = "."
+
+    @classmethod
+    def from_toml(cls, path) -> "ExperimentConfig":
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"{path}: no such experiment file")
+        try:
+            values = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML ({error})") from None
+        data = values.pop("data", {})
+        known = {"name", "seeds", "train", "methods", "finetune", "tsne_per_domain"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
+        config = cls(
+            **values, source=data.get("source"), target=data.get("target"), target_evaluation=data.get("target_evaluation"),
+            benchmark=data.get("benchmark"), benchmark_n=int(data.get("n", 4000)), base_dir=str(path.parent),
+        )
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        from galmerge.training.config import TrainConfig
+
+        if not (self.benchmark or (self.source and self.target)):
+            raise ConfigError("an experiment needs [data] benchmark = NAME, or source and target files")
+        if not self.methods:
+            raise ConfigError("an experiment needs at least one method")
+        for name, options in self.methods.items():
+            TrainConfig.from_dict({**self.train, **options}, source=f"method {name}")  # raises on bad options
+        if not any(options.get("method", "none") == "none" for options in self.methods.values()):
+            raise ConfigError("an experiment needs a method without adaptation (method = \"none\") as the reference")
+
+    def resolve(self, path: str | None) -> str | None:
+        if path is None or "," in path or Path(path).is_absolute():
+            return path
+        return str(Path(self.base_dir) / path)
+
+
+def _data_files(config: ExperimentConfig, out: Path, *, workers, progress) -> dict:
+    if config.source and config.target:
+        return {"source": config.resolve(config.source), "target": config.resolve(config.target), "evaluation": config.resolve(config.target_evaluation)}
+    from galmerge.mocks.benchmarks import make_benchmark
+
+    manifest = make_benchmark(config.benchmark, out / "data", n=config.benchmark_n, seed=0, workers=workers, progress=progress)
+    if config.benchmark == "sim2real-sdss":
+        real = manifest.get("real_files")
+        if not real:
+            raise ConfigError(f"sim2real-sdss needs the real SDSS images: {manifest['real_data']}")
+        return {"source": manifest["files"]["source"], "target": real["target"], "evaluation": real["evaluation"]}
+    return {"source": manifest["files"]["source"], "target": manifest["files"]["target"], "evaluation": None}
+
+
+def run_experiment(config, out=None, *, workers: int | None = None, progress: bool = True) -> dict:
+    """Run a protocol and write its table, figures and report into a new folder ``out``.
+
+    Returns the experiment record (also ``experiment.json``): per method the table's mean and
+    standard deviation over seeds, the gap-closure ratio, per-epoch time and proxy A-distance.
+    """
+    from galmerge.training import TrainConfig, train
+
+    config = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_toml(config)
+    out = Path(out) if out is not None else Path("runs") / f"experiment-{config.name}"
+    if out.exists():
+        raise OutputExistsError(f"{out}: already exists; choose another --out")
+    out.mkdir(parents=True)
+    files = _data_files(config, out, workers=workers, progress=progress)
+    record = {"name": config.name, "seeds": list(config.seeds), "files": files, "methods": {}}
+    for name, options in config.methods.items():
+        results = []
+        for seed in config.seeds:
+            train_config = TrainConfig.from_dict({**config.train, **options, "seed": seed}, source=f"method {name}")
+            run = train(files["source"], target=files["target"], config=train_config, out=out / "runs" / _slug(name) / f"seed{seed}", progress=progress)
+            results.append(_score_run(run, files, progress=progress))
+        record["methods"][name] = {"options": options, "runs": results, "summary": _summarise(results)}
+    _gap_closure(record)
+    _finetuned_rows(config, record, files, out, progress=progress)
+    _figures(config, record, files, out)
+    _write_tables(record, out)
+    (out / "experiment.json").write_text(json.dumps(record, indent=2, default=float))
+    from galmerge.report import write_report
+
+    record["report"] = str(write_report(out))
+    return record
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+def _score_run(run, files: dict, *, progress: bool) -> dict:
+    from galmerge.evaluation.evaluate import evaluate_run
+
+    result = {"run_dir": str(run.run_dir), "source": run.metrics["test"], "epoch_time_s": run.metrics["epoch_time_s_median"]}
+    if files.get("evaluation"):
+        result["target"] = evaluate_run(run.run_dir, files["evaluation"], out=run.run_dir / "evaluations" / "target_evaluation" / "metrics.json", progress=progress)
+    elif "target_test" in run.metrics:
+        result["target"] = run.metrics["target_test"]
+    return result
+
+
+def _values(report: dict, metric: str) -> float:
+    if metric in ("roc_auc", "pr_auc", "brier"):
+        return report[metric]["value"]
+    return report["thresholds"]["default"][metric]["value"]
+
+
+def _summarise(results: list[dict]) -> dict:
+    summary = {}
+    for domain in ("source", "target"):
+        for metric in TABLE_METRICS:
+            values = [_values(r[domain], metric) for r in results if domain in r]
+            if values:
+                summary[f"{domain}_{metric}"] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+    times = [r["epoch_time_s"] for r in results if r["epoch_time_s"] is not None]
+    summary["epoch_time_s"] = {"mean": float(np.mean(times)) if times else None, "std": float(np.std(times)) if times else None}
+    return summary
+
+
+def _gap_closure(record: dict) -> None:
+    """(AUC_target,DA - AUC_target,noDA) / (AUC_source,noDA - AUC_target,noDA) for every method."""
+    reference = next(name for name, m in record["methods"].items() if m["options"].get("method", "none") == "none")
+    base = record["methods"][reference]["summary"]
+    if "target_roc_auc" not in base:
+        return
+    gap = base["source_roc_auc"]["mean"] - base["target_roc_auc"]["mean"]
+    record["reference"] = reference
+    record["domain_gap_roc_auc"] = gap
+    for method in record["methods"].values():
+        target = method["summary"].get("target_roc_auc")
+        method["summary"]["gap_closure"] = None if target is None or gap <= 0 else (target["mean"] - base["target_roc_auc"]["mean"]) / gap
+
+
+def _finetuned_rows(config, record, files, out, *, progress):
+    if not config.finetune:
+        return
+    from galmerge.training.finetune import finetune_curve
+
+    labelled = files.get("evaluation") or files["target"]
+    k_table = int(config.finetune.get("table_k", 50))
+    n_labels = sorted({0, k_table, *config.finetune.get("n_labels", [0, 25, 50, 100, 200])})
+    for name in config.finetune.get("methods", []):
+        if name not in record["methods"]:
+            raise ConfigError(f"[finetune] names method {name!r}, which the experiment does not run")
+        curves = []
+        for run in record["methods"][name]["runs"]:
+            curves.append(finetune_curve(run["run_dir"], labelled, n_labels=n_labels, out=out / "finetune" / _slug(name) / Path(run["run_dir"]).name, progress=progress))
+        record.setdefault("finetune", {})[name] = curves
+        values = [c["points"][str(k_table)]["roc_auc"]["value"] for c in curves]
+        pr = [c["points"][str(k_table)]["pr_auc"]["value"] for c in curves]
+        record["methods"][f"{name} + fine-tuned (K={k_table})"] = {
+            "options": {"finetune_k": k_table, "from": name},
+            "runs": [],
+            "summary": {"target_roc_auc": {"mean": float(np.mean(values)), "std": float(np.std(values))}, "target_pr_auc": {"mean": float(np.mean(pr)), "std": float(np.std(pr))}},
+        }
+
+
+def _figures(config, record, files, out: Path) -> None:
+    from astropy.table import Table
+
+    from galmerge.adapt.selection import proxy_a_distance
+    from galmerge.data.sources import load_imageset
+    from galmerge.evaluation.embedding import extract_features, plot_embedding, tsne
+    from galmerge.evaluation.figures import plot_precision_recall, plot_roc
+    from galmerge.models import TrainedModel
+
+    figures = out / "figures"
+    curves = {"source": {}, "target": {}}
+    source = load_imageset(files["source"], progress=False)
+    target = load_imageset(files.get("evaluation") or files["target"], progress=False)
+    rng = np.random.default_rng(0)
+    for name, method in record["methods"].items():
+        if not method["runs"]:
+            continue
+        run_dir = Path(method["runs"][0]["run_dir"])
+        predictions = Table.read(run_dir / "test_predictions.ecsv")
+        curves["source"][name] = (np.asarray(predictions["is_merger"]), np.asarray(predictions["p_merger"]))
+        target_file = run_dir / "evaluations" / "target_evaluation" / "metrics_figures" / "predictions.ecsv" if files.get("evaluation") else run_dir / "target_test_predictions.ecsv"
+        if target_file.exists():
+            predictions = Table.read(target_file)
+            curves["target"][name] = (np.asarray(predictions["is_merger"]), np.asarray(predictions["p_merger"]))
+        trained = TrainedModel.load(run_dir)
+        with np.load(run_dir / "split.npz") as split:
+            source_rows = rng.permutation(split["test"])[: config.tsne_per_domain]
+            target_rows = rng.permutation(split["target_test"] if "target_test" in split.files and not files.get("evaluation") else np.arange(len(target)))[: config.tsne_per_domain]
+        features_s = extract_features(trained, source.images, rows=source_rows)
+        features_t = extract_features(trained, target.images, rows=target_rows)
+        method["summary"]["a_distance"] = proxy_a_distance(features_s, features_t)
+        if target.labels is not None:
+            points = tsne(np.concatenate([features_s, features_t]))
+            labels = np.concatenate([source.labels[source_rows], target.labels[target_rows]])
+            domains = np.r_[np.zeros(len(source_rows)), np.ones(len(target_rows))]
+            plot_embedding(points, labels, domains, figures / f"tsne_{_slug(name)}.png", title=f"t-SNE of features: {name}")
+    for domain, domain_curves in curves.items():
+        if domain_curves:
+            plot_roc(domain_curves, figures / f"roc_{domain}.png", title=f"ROC curves, {domain} domain (seed {config.seeds[0]})")
+            plot_precision_recall(domain_curves, figures / f"pr_{domain}.png", title=f"Precision-recall, {domain} domain (seed {config.seeds[0]})")
+
+
+def _format(entry) -> str:
+    if entry is None:
+        return "-"
+    if isinstance(entry, dict):
+        if entry.get("mean") is None:
+            return "-"
+        return f"{entry['mean']:.3f} ± {entry['std']:.3f}"
+    return f"{entry:.3f}"
+
+
+def table_rows(record: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the results table, as strings."""
+    header = ["method"] + [f"{d} {m}" for d in ("source", "target") for m in TABLE_METRICS] + ["gap closure", "epoch s", "A-distance"]
+    rows = []
+    for name, method in record["methods"].items():
+        summary = method["summary"]
+        row = [name] + [_format(summary.get(f"{d}_{m}")) for d in ("source", "target") for m in TABLE_METRICS]
+        row += [_format(summary.get("gap_closure")), _format(summary.get("epoch_time_s")), _format(summary.get("a_distance"))]
+        rows.append(row)
+    return header, rows
+
+
+def _write_tables(record: dict, out: Path) -> None:
+    header, rows = table_rows(record)
+    with open(out / "table.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(row) + " |" for row in rows]
+    (out / "table.md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,5 @@
+"""Self-contained HTML reports of runs and experiments."""
+
+from galmerge.report.html import write_report
+
+__all__ = ["write_report"]

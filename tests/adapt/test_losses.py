@@ -1,0 +1,131 @@
+"""The domain-adaptation losses, checked against independent computations and their defining properties."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from galmerge.adapt import (
+    DEEPMERGE_BANDWIDTHS,
+    CORALLoss,
+    DomainAdversarialLoss,
+    DomainClassifier,
+    EntropyLoss,
+    FisherLoss,
+    MMDLoss,
+    ganin_coefficient,
+    reverse_gradient,
+)
+from galmerge.errors import ConfigError
+
+
+def numpy_mmd(x, y, sigmas, biased=True):
+    def kernel(a, b):
+        d = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+        return sum(np.exp(-d / (2 * s)) for s in sigmas)
+
+    kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
+    if biased:
+        return kxx.mean() + kyy.mean() - 2 * kxy.mean()
+    n, m = len(x), len(y)
+    return (kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
+
+
+@pytest.mark.parametrize("estimator", ["biased", "unbiased"])
+def test_mmd_equals_an_independent_numpy_computation(estimator):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 7)), rng.normal(0.5, 1.3, size=(25, 7))
+    expected = numpy_mmd(x, y, DEEPMERGE_BANDWIDTHS, biased=estimator == "biased")
+    got = MMDLoss(estimator=estimator, clamp=False)(torch.tensor(x), torch.tensor(y)).item()
+    assert got == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
+def test_mmd_is_zero_for_equal_sets_non_negative_and_grows_with_a_shift():
+    torch.manual_seed(0)
+    x = torch.randn(64, 30)
+    loss = MMDLoss()
+    assert loss(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    values = [loss(x, torch.randn(64, 30) + shift).item() for shift in (0.0, 0.5, 1.0, 2.0)]
+    assert all(v >= 0 for v in values)
+    assert values == sorted(values) and values[-1] > 5 * values[0]
+    median = MMDLoss(bandwidths="median")
+    assert median(x, x + 2.0).item() > median(x, torch.randn(64, 30)).item()
+
+
+def test_gradient_reversal_is_identity_forward_and_minus_lambda_backward():
+    x = torch.randn(5, 3, requires_grad=True)
+    y = reverse_gradient(x, 0.7)
+    assert torch.equal(y, x)
+    weights = torch.randn(5, 3)
+    (y * weights).sum().backward()
+    torch.testing.assert_close(x.grad, -0.7 * weights)
+
+
+def test_ganin_ramp_values():
+    assert ganin_coefficient(0.0) == 0.0
+    assert ganin_coefficient(0.1) == pytest.approx(2 / (1 + math.exp(-1)) - 1)
+    assert ganin_coefficient(1.0) == pytest.approx(0.99991, abs=1e-5)
+
+
+def test_domain_classifier_matches_deepmerge_ii():
+    assert sum(p.numel() for p in DomainClassifier(2592).parameters()) == 3_705_857
+    assert sum(p.numel() for p in DomainClassifier(256).parameters()) == 1_313_793
+
+
+def test_domain_classifier_and_fisher_centres_are_trained_by_the_optimiser():
+    from galmerge.training import MergerClassifier, StepOutputs
+    from galmerge.adapt.terms import DANNTerm, FisherTerm
+
+    module = MergerClassifier(architecture="deepmerge", in_bands=3, input_size=32, loss_terms={"dann": DANNTerm(512, lr_multiplier=0.1), "fisher": FisherTerm(512)})
+    optimiser = torch.optim.Adam(module.parameter_groups(), lr=1e-3)
+    before = {name: p.detach().clone() for name, p in module.loss_terms.named_parameters()}
+    features, logits = module.model(torch.randn(16, 3, 32, 32))
+    outputs = StepOutputs(features[:8], logits[:8], torch.randint(0, 2, (8,)), features[8:], logits[8:], progress=0.5)
+    loss = sum(term(outputs) for term in module.loss_terms.values())
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    for name, parameter in module.loss_terms.named_parameters():
+        assert not torch.equal(parameter, before[name]), name
+
+
+def test_fisher_loss_falls_as_classes_separate_and_is_finite_everywhere():
+    torch.manual_seed(1)
+    loss = FisherLoss(4, form="tr")
+    with torch.no_grad():
+        loss.centres.copy_(torch.tensor([[-1.0, 0, 0, 0], [1.0, 0, 0, 0]]))
+    labels = torch.tensor([0] * 50 + [1] * 50)
+    noise = torch.randn(100, 4)
+    spread = [loss(loss.centres.detach()[labels] + scale * noise, labels).item() for scale in (2.0, 1.0, 0.3)]
+    assert spread[0] > spread[1] > spread[2]
+    for form in ("tr", "td"):
+        for w_intra, w_inter in ((1.0, 0.0), (0.0, 1.0), (1e-4, 1.0), (1.0, 1.0)):
+            same_centres = FisherLoss(4, form=form, w_intra=w_intra, w_inter=w_inter)
+            with torch.no_grad():
+                same_centres.centres.zero_()  # inter = 0: the reference's 0/0
+            value = same_centres(torch.zeros(6, 4), torch.tensor([0, 1, 0, 1, 0, 1]))
+            assert torch.isfinite(value)
+    with pytest.raises(ConfigError):
+        FisherLoss(4, w_intra=0.0, w_inter=0.0)
+
+
+def test_entropy_is_largest_for_uniform_predictions():
+    loss = EntropyLoss()
+    assert loss(torch.zeros(4, 2)).item() == pytest.approx(math.log(2))
+    assert loss(torch.tensor([[10.0, -10.0]])).item() < 1e-6
+    assert loss(torch.tensor([[1.0, 0.0]])).item() < math.log(2)
+
+
+def test_coral_is_zero_for_equal_covariances_and_positive_otherwise():
+    torch.manual_seed(2)
+    x = torch.randn(200, 5)
+    loss = CORALLoss()
+    assert loss(x, x).item() == pytest.approx(0.0, abs=1e-10)
+    assert loss(x, x * torch.tensor([1.0, 3.0, 1.0, 1.0, 1.0])).item() > 0.01
+
+
+def test_adversarial_loss_reports_domain_accuracy():
+    adversary = DomainAdversarialLoss(4, ramp=False)
+    loss, accuracy = adversary(torch.randn(10, 4), torch.randn(10, 4) + 5.0)
+    assert loss.item() > 0 and 0 <= accuracy.item() <= 1

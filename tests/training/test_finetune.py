@@ -1,0 +1,44 @@
+import json
+
+import numpy as np
+import pytest
+
+from galmerge.data import ImageSet, make_toy_mergers
+from galmerge.errors import DataError, OutputExistsError
+from galmerge.training.finetune import FinetuneOptions, draw_label_pool, finetune_curve
+
+
+def test_label_pool_prefixes_are_balanced_and_spare_half_of_each_class():
+    labels = np.array([1] * 10 + [0] * 90)
+    pool = draw_label_pool(labels, 20, seed=0)
+    assert len(set(pool)) == 20
+    assert labels[pool[:10]].sum() == 5  # alternating while mergers last
+    assert labels[pool].sum() == 5  # never more than half of the mergers
+    with pytest.raises(DataError, match="only 50"):
+        draw_label_pool(labels, 60)
+
+
+def test_fine_tuning_on_target_labels_helps_on_the_target(trained_run, tmp_path):
+    base = make_toy_mergers(700, seed=31)
+    gains = np.array([2.0, 1.0, 0.4], dtype=np.float32)[None, :, None, None]
+    target = ImageSet(base.images * gains, labels=base.labels, meta=base.meta)
+    curve = finetune_curve(trained_run.run_dir, target, n_labels=(0, 100), out=tmp_path / "ft", options=FinetuneOptions(epochs=25), n_bootstrap=50, progress=False)
+    before, after = (curve["points"][k]["roc_auc"]["value"] for k in ("0", "100"))
+    assert after > before + 0.05
+    assert (tmp_path / "ft" / "model_K100.safetensors").exists() and (tmp_path / "ft" / "finetune_curve.png").exists()
+    saved = json.loads((tmp_path / "ft" / "finetune.json").read_text())
+    assert saved["n_evaluation"] == 600 and saved["points"]["100"]["n_mergers_used"] == 50
+    with pytest.raises(OutputExistsError):
+        finetune_curve(trained_run.run_dir, target, n_labels=(0,), out=tmp_path / "ft", progress=False)
+
+
+def test_head_only_fine_tuning_leaves_the_convolutions_alone(trained_run, tmp_path):
+    from galmerge.models import TrainedModel
+    from galmerge.training.finetune import finetune
+
+    trained = TrainedModel.load(trained_run.run_dir)
+    data = make_toy_mergers(64, seed=32)
+    tuned = finetune(trained, data.images, data.labels, options=FinetuneOptions(mode="head", epochs=3))
+    old, new = trained.model.state_dict(), tuned.model.state_dict()
+    assert all(np.array_equal(old[k], new[k]) for k in old if k.startswith(("conv", "bn")))
+    assert not np.array_equal(old["fc3.weight"], new["fc3.weight"])
