@@ -110,13 +110,6 @@ def run_child(code: str, *args) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-ADAPTATION_METHODS = {
-    "noDA": {"method": "none"},
-    "MMD": {"method": "mmd"},
-    "MMD+Fisher+entropy": {"method": "mmd", "fisher": True, "entropy": True},
-    "DANN": {"method": "dann"},
-    "DANN+Fisher+entropy": {"method": "dann", "fisher": True, "entropy": True},
-}
 
 
 def write_images(path: Path, n: int, seed: int) -> None:
@@ -132,12 +125,14 @@ def write_images(path: Path, n: int, seed: int) -> None:
 def adaptation_main(args, folder: Path, data: str) -> None:
     import numpy as np
 
+    from galmerge.evaluation.experiment import DEFAULT_METHODS  # noDA, MMD, DANN, each with Fisher + entropy
+
     write_images(folder / "target.npy", args.n, seed=1)
     print(f"{args.n} source + {args.n} unlabelled target images of 3x75x75, batch 128 + 128, {args.epochs} epochs per run, "
           f"{args.repeats} run(s) per method in turn\n")
-    runs = {name: [] for name in ADAPTATION_METHODS}
+    runs = {name: [] for name in DEFAULT_METHODS}
     for repeat in range(args.repeats):
-        for name, options in ADAPTATION_METHODS.items():
+        for name, options in DEFAULT_METHODS.items():
             # noDA gets the target too: it is then scored on it every epoch (the label-free
             # criteria) like the DA runs, so the ratio compares training work only.
             runs[name].append(run_child(GALMERGE_CHILD, data, args.epochs, folder / f"run-{name}-{repeat}", json.dumps(options), folder / "target.npy"))

@@ -62,7 +62,7 @@ def cmd_finetune(args) -> int:
     from galmerge.training.finetune import FinetuneOptions, finetune_curve
 
     ks = [int(k) for k in str(args.n_labels).split(",")]
-    options = FinetuneOptions(mode="head" if args.head_only else "full", lr=args.lr, layer_decay=args.layer_decay, epochs=args.epochs, seed=args.seed)
+    options = FinetuneOptions(mode="head" if args.head_only else "full", lr=args.lr, layer_decay=args.layer_decay, epochs=args.epochs, seed=args.seed, with_adaptation=args.with_adaptation)
     curve = finetune_curve(args.run, args.target_labelled, n_labels=ks, out=args.out, options=options, progress=not args.quiet)
     print(f"wrote {curve['path']}/finetune.json and finetune_curve.png ({curve['n_evaluation']} evaluation images, {curve['n_evaluation_mergers']} mergers)")
     return 0
@@ -245,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--target-labelled", required=True, help=f"labelled target images: {DATA_HELP}")
     finetune.add_argument("--n-labels", default="0,25,50,100,200", help="comma-separated K values (default 0,25,50,100,200)")
     finetune.add_argument("--head-only", action="store_true", help="train only the dense head (default: all layers, layer-wise lr decay)")
+    finetune.add_argument("--with-adaptation", action="store_true", help="keep the run's domain-adaptation losses (source batches + unlabelled target batches) while fine-tuning")
     finetune.add_argument("--lr", type=float, default=3e-4)
     finetune.add_argument("--layer-decay", type=float, default=0.5)
     finetune.add_argument("--epochs", type=int, default=40)

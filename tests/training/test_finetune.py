@@ -2,9 +2,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from galmerge.data import ImageSet, make_toy_mergers
-from galmerge.errors import DataError, OutputExistsError
+from galmerge.errors import ConfigError, DataError, OutputExistsError
 from galmerge.training.finetune import FinetuneOptions, draw_label_pool, finetune_curve
 
 
@@ -42,3 +43,29 @@ def test_head_only_fine_tuning_leaves_the_convolutions_alone(trained_run, tmp_pa
     old, new = trained.model.state_dict(), tuned.model.state_dict()
     assert all(np.array_equal(old[k], new[k]) for k in old if k.startswith(("conv", "bn")))
     assert not np.array_equal(old["fc3.weight"], new["fc3.weight"])
+
+
+def test_fine_tuning_with_adaptation_keeps_pulling_the_domains_together(trained_run):
+    from galmerge.adapt.mmd import MMDLoss
+    from galmerge.models import TrainedModel
+    from galmerge.training import TrainConfig
+    from galmerge.training.finetune import AdaptationData, finetune
+
+    trained = TrainedModel.load(trained_run.run_dir)
+    gains = np.array([2.0, 1.0, 0.4], dtype=np.float32)[None, :, None, None]
+    source, target, labelled = make_toy_mergers(400, seed=41), make_toy_mergers(400, seed=42).images * gains, make_toy_mergers(40, seed=43)
+
+    def domain_mmd(model):  # on images neither fine-tuning saw
+        features = [model.model.eval()(torch.from_numpy(model.preprocessor.transform(x)))[0].detach() for x in (source.images[200:], target[200:])]
+        return float(MMDLoss(bandwidths="median")(*features))
+
+    options = FinetuneOptions(epochs=10)
+    alone = finetune(trained, labelled.images * gains, labelled.labels, options=options)
+    adaptation = AdaptationData(source.images[:200], source.labels[:200], target[:200], TrainConfig(method="mmd", mmd_bandwidths="median", transfer_weight=10))
+    adapted = finetune(trained, labelled.images * gains, labelled.labels, options=options, adaptation=adaptation)
+    assert domain_mmd(adapted) < 0.98 * domain_mmd(alone)
+
+
+def test_fine_tuning_with_adaptation_refuses_a_run_trained_without_it(trained_run, tmp_path):
+    with pytest.raises(ConfigError, match="without domain adaptation"):
+        finetune_curve(trained_run.run_dir, make_toy_mergers(200, seed=44), n_labels=(0, 20), out=tmp_path / "ft", options=FinetuneOptions(with_adaptation=True), progress=False)

@@ -9,7 +9,6 @@ from astropy.table import Table
 
 from galmerge.data import make_toy_mergers, stratified_split
 from galmerge.errors import LabelError, ModelMismatchError, OutputExistsError
-from galmerge.evaluation import threshold_for_recall
 from galmerge.models import TrainedModel
 from galmerge.training import TrainConfig, train
 

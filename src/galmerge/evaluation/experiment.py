@@ -28,18 +28,14 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from galmerge.errors import ConfigError, OutputExistsError
+from galmerge.tomlfiles import read_toml
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 __all__ = ["ExperimentConfig", "run_experiment", "DEFAULT_METHODS", "TABLE_METRICS"]
 
@@ -73,12 +69,7 @@ class ExperimentConfig:
     @classmethod
     def from_toml(cls, path) -> "ExperimentConfig":
         path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"{path}: no such experiment file")
-        try:
-            values = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path}: not valid TOML ({error})") from None
+        values = read_toml(path, what="experiment file")
         data = values.pop("data", {})
         known = {"name", "seeds", "train", "methods", "finetune", "tsne_per_domain"}
         unknown = sorted(set(values) - known)
@@ -145,8 +136,8 @@ def run_experiment(config, out=None, *, workers: int | None = None, progress: bo
             run = train(files["source"], target=files["target"], config=train_config, out=out / "runs" / _slug(name) / f"seed{seed}", progress=progress)
             results.append(_score_run(run, files, progress=progress))
         record["methods"][name] = {"options": options, "runs": results, "summary": _summarise(results)}
-    _gap_closure(record)
     _finetuned_rows(config, record, files, out, progress=progress)
+    _gap_closure(record)
     _figures(config, record, files, out)
     _write_tables(record, out)
     (out / "experiment.json").write_text(json.dumps(record, indent=2, default=float))
@@ -191,7 +182,7 @@ def _summarise(results: list[dict]) -> dict:
 
 def _gap_closure(record: dict) -> None:
     """(AUC_target,DA - AUC_target,noDA) / (AUC_source,noDA - AUC_target,noDA) for every method."""
-    reference = next(name for name, m in record["methods"].items() if m["options"].get("method", "none") == "none")
+    reference = next(name for name, m in record["methods"].items() if m["options"].get("method", "none") == "none" and "finetune_k" not in m["options"])
     base = record["methods"][reference]["summary"]
     if "target_roc_auc" not in base:
         return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
 
 __all__ = ["kpc_per_arcsec", "distance_modulus", "DEFAULT_COSMOLOGY"]
 

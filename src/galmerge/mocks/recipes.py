@@ -10,17 +10,13 @@ bundled ones are found by name (:func:`available_recipes`).
 from __future__ import annotations
 
 import dataclasses
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from galmerge.errors import RecipeError
+from galmerge.tomlfiles import read_toml
 from galmerge.mocks.realism.psf import PSF, psf_from_spec
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 __all__ = ["Band", "Display", "Recipe", "load_recipe", "available_recipes", "RECIPE_DIR"]
 
@@ -147,10 +143,7 @@ def load_recipe(name_or_path) -> Recipe:
         path = RECIPE_DIR / f"{name_or_path}.toml"
         if not path.exists():
             raise RecipeError(f"no recipe {name_or_path!r}: not a file, and not one of {', '.join(available_recipes())}")
-    try:
-        values = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as error:
-        raise RecipeError(f"{path}: not valid TOML ({error})") from None
+    values = read_toml(path, what="recipe", error=RecipeError)
     try:
         return _build(values, path)
     except RecipeError as error:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from galmerge.errors import ConfigError
+from galmerge.tomlfiles import read_toml
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 __all__ = ["TrainConfig", "LR_SCHEDULES", "CLASS_WEIGHTINGS", "MONITOR_MODES"]
 
@@ -188,13 +184,7 @@ class TrainConfig:
     @classmethod
     def from_toml(cls, path, **overrides) -> "TrainConfig":
         """Read a TOML file of ``key = value`` lines (a ``[train]`` table is also accepted)."""
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"{path}: no such configuration file")
-        try:
-            values = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path}: not valid TOML ({error})") from None
+        values = read_toml(path)
         values = dict(values.get("train", values))
         values.pop("run", None)  # provenance written by write_toml, not an option
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -6,6 +6,12 @@ much: for K in e.g. {0, 25, 50, 100, 200} it fine-tunes copies of a run's model 
 images of one fixed, class-balanced pool drawn from the labelled target set, and scores every
 copy on the same held-out rest of that set.
 
+Fine-tuning runs alone (cross-entropy on the K labelled target images) or, with
+``with_adaptation``, together with the domain-adaptation losses the run was trained with: every
+step then also takes a batch of the run's labelled source training images (cross-entropy) and a
+batch of its unlabelled target training images, and adds the run's transfer, Fisher and entropy
+terms between the source and unlabelled-target features (DeepMerge II's "transfer + MMD").
+
 Why a plain loop rather than Lightning: with K in the tens there is no validation split to
 select on and an epoch is one or two steps; a fixed number of epochs of a short loop is the
 whole job.
@@ -27,7 +33,7 @@ from galmerge.data.imageset import ImageSet
 from galmerge.data.transforms import random_dihedral
 from galmerge.errors import ConfigError, DataError, OutputExistsError
 
-__all__ = ["finetune", "finetune_curve", "FinetuneOptions", "draw_label_pool"]
+__all__ = ["finetune", "finetune_curve", "FinetuneOptions", "AdaptationData", "draw_label_pool"]
 
 
 @dataclass
@@ -47,6 +53,8 @@ class FinetuneOptions:
     batch_size : int
     weight_decay : float
     seed : int
+    with_adaptation : bool
+        Keep the run's domain-adaptation losses while fine-tuning (see the module docstring).
     """
 
     mode: str = "full"
@@ -56,6 +64,7 @@ class FinetuneOptions:
     batch_size: int = 32
     weight_decay: float = 1e-4
     seed: int = 0
+    with_adaptation: bool = False
 
     def __post_init__(self):
         if self.mode not in ("full", "head"):
@@ -83,7 +92,27 @@ def draw_label_pool(labels: np.ndarray, size: int, *, seed: int = 0) -> np.ndarr
     return np.asarray(order[:size], dtype=np.int64)
 
 
-def _optimiser(model: nn.Module, options: FinetuneOptions) -> torch.optim.Optimizer:
+@dataclass
+class AdaptationData:
+    """What fine-tuning with the domain-adaptation losses needs besides the K labelled images.
+
+    Attributes
+    ----------
+    source_images, source_labels : ndarray
+        Labelled source images (raw, as loaded) and their 0/1 labels: the run's training split.
+    target_images : ndarray
+        Unlabelled target images (raw): the run's target training split.
+    config : TrainConfig
+        The run's configuration: which loss terms, with which weights.
+    """
+
+    source_images: np.ndarray
+    source_labels: np.ndarray
+    target_images: np.ndarray
+    config: object
+
+
+def _optimiser(model: nn.Module, options: FinetuneOptions, extra: list | None = None) -> torch.optim.Optimizer:
     if options.mode == "head":
         head = {id(p) for p in model.head_parameters()}
         for parameter in model.parameters():
@@ -92,15 +121,23 @@ def _optimiser(model: nn.Module, options: FinetuneOptions) -> torch.optim.Optimi
     else:
         layers = model.layer_groups()
         groups = [{"params": params, "lr": options.lr * options.layer_decay ** (len(layers) - 1 - depth)} for depth, params in enumerate(layers)]
-    return torch.optim.Adam(groups, weight_decay=options.weight_decay)
+    return torch.optim.Adam(groups + (extra or []), weight_decay=options.weight_decay)
 
 
-def finetune(trained, images: np.ndarray, labels: np.ndarray, *, options: FinetuneOptions | None = None):
+def _class_weights(labels: torch.Tensor) -> torch.Tensor:
+    counts = torch.bincount(labels, minlength=2).float()
+    return torch.where(counts > 0, len(labels) / (2 * counts.clamp(min=1)), torch.zeros(2))
+
+
+def finetune(trained, images: np.ndarray, labels: np.ndarray, *, options: FinetuneOptions | None = None, adaptation: AdaptationData | None = None):
     """A copy of a :class:`~galmerge.models.TrainedModel` fine-tuned on labelled images (raw, as loaded).
 
     BatchNorm keeps the running statistics of the original training (batches of a few dozen
     images would give noisy ones); the loss weighs the classes equally; every image gets a random
-    flip/rotation each epoch. Preprocessing and thresholds are the original model's.
+    flip/rotation each epoch. Preprocessing and thresholds are the original model's. With
+    ``adaptation`` each step adds a source batch and an unlabelled target batch of ``batch_size``
+    images and the run's domain-adaptation terms (their own parameters, such as DANN's domain
+    classifier, start afresh).
     """
     from galmerge.models.trained import TrainedModel
 
@@ -111,23 +148,87 @@ def finetune(trained, images: np.ndarray, labels: np.ndarray, *, options: Finetu
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.eval()
-    optimiser = _optimiser(model, options)
     processed = torch.from_numpy(trained.preprocessor.transform(images))
     targets = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    counts = torch.bincount(targets, minlength=2).float()
-    weights = torch.where(counts > 0, len(targets) / (2 * counts.clamp(min=1)), torch.zeros(2))
-    for _epoch in range(options.epochs):
+    weights = _class_weights(targets)
+    adapting = _AdaptationSteps(trained, adaptation, options, generator) if adaptation is not None else None
+    optimiser = _optimiser(model, options, adapting.parameter_groups() if adapting else None)
+    steps_per_epoch = -(-len(targets) // options.batch_size)
+    for epoch in range(options.epochs):
         order = torch.randperm(len(targets), generator=generator)
-        for start in range(0, len(order), options.batch_size):
+        for step, start in enumerate(range(0, len(order), options.batch_size)):
             rows = order[start : start + options.batch_size]
             batch = random_dihedral(processed[rows], generator)
-            loss = F.cross_entropy(model(batch)[1], targets[rows], weight=weights)
+            if adapting is None:
+                loss = F.cross_entropy(model(batch)[1], targets[rows], weight=weights)
+            else:
+                progress = (epoch * steps_per_epoch + step) / (options.epochs * steps_per_epoch)
+                loss = adapting.loss(model, batch, targets[rows], weights, progress=progress)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     return TrainedModel(model.eval(), copy.deepcopy(trained.spec))
+
+
+class _AdaptationSteps:
+    """The source and unlabelled-target half of a fine-tuning step with the run's adaptation losses."""
+
+    def __init__(self, trained, adaptation: AdaptationData, options: FinetuneOptions, generator):
+        from galmerge.adapt.terms import build_loss_terms
+
+        self.source = torch.from_numpy(trained.preprocessor.transform(adaptation.source_images))
+        self.source_labels = torch.from_numpy(np.asarray(adaptation.source_labels, dtype=np.int64))
+        self.target = torch.from_numpy(trained.preprocessor.transform(adaptation.target_images))
+        self.source_weights = _class_weights(self.source_labels)
+        self.size, self.generator, self.lr = options.batch_size, generator, options.lr
+        if adaptation.config.method == "none" or not len(self.source) or not len(self.target):
+            raise ConfigError("fine-tuning with adaptation needs a run trained with a domain-adaptation method, and its source and target images")
+        self.terms = nn.ModuleDict(build_loss_terms(adaptation.config, feature_dim=trained.model.feature_dim))
+
+    def parameter_groups(self) -> list[dict]:
+        return [{"params": list(term.parameters()), "lr": self.lr * getattr(term, "lr_multiplier", 1.0)} for term in self.terms.values() if any(True for _ in term.parameters())]
+
+    def loss(self, model, labelled_batch, labels, weights, *, progress: float) -> torch.Tensor:
+        from galmerge.training.module import StepOutputs
+
+        source_rows = torch.randint(len(self.source), (self.size,), generator=self.generator)
+        target_rows = torch.randint(len(self.target), (self.size,), generator=self.generator)
+        source = random_dihedral(self.source[source_rows], self.generator)
+        target = random_dihedral(self.target[target_rows], self.generator)
+        n_labelled, n_source = len(labelled_batch), len(source)
+        features, logits = model(torch.cat([labelled_batch, source, target]))
+        loss = F.cross_entropy(logits[:n_labelled], labels, weight=weights)
+        loss = loss + F.cross_entropy(logits[n_labelled : n_labelled + n_source], self.source_labels[source_rows], weight=self.source_weights)
+        outputs = StepOutputs(
+            features_source=features[n_labelled : n_labelled + n_source], logits_source=logits[n_labelled : n_labelled + n_source],
+            labels_source=self.source_labels[source_rows], features_target=features[n_labelled + n_source :],
+            logits_target=logits[n_labelled + n_source :], progress=progress,
+        )
+        for term in self.terms.values():
+            loss = loss + term(outputs)
+        return loss
+
+
+def _run_adaptation_data(run: Path, loading_size: int, *, progress: bool) -> AdaptationData:
+    """The run's source training images and unlabelled target training images, as it trained on them."""
+    from galmerge.data.sources import load_imageset
+    from galmerge.tomlfiles import read_toml
+    from galmerge.training.config import TrainConfig
+    from galmerge.training.rundir import RunFiles
+
+    if not Path(run).is_dir():
+        raise ConfigError(f"{run}: fine-tuning with adaptation needs a run directory (it reads the run's data and split)")
+    config = TrainConfig.from_toml(Path(run) / RunFiles.config)
+    recorded = read_toml(Path(run) / RunFiles.config).get("run", {})
+    if config.method == "none" or not recorded.get("target"):
+        raise ConfigError(f"{run}: trained without domain adaptation (method {config.method!r}); fine-tune it without --with-adaptation")
+    with np.load(Path(run) / RunFiles.split, allow_pickle=False) as split:
+        source_rows, target_rows = split["train"], split["target_train"]
+    source = load_imageset(recorded["data"], size=loading_size, progress=progress)
+    target = load_imageset(recorded["target"], size=loading_size, progress=progress)
+    return AdaptationData(source.images[source_rows], source.labels[source_rows], target.images[target_rows], config)
 
 
 def finetune_curve(run, labelled, *, n_labels=(0, 25, 50, 100, 200), out=None, options: FinetuneOptions | None = None, n_bootstrap: int = 500, progress: bool = True) -> dict:
@@ -169,13 +270,14 @@ def finetune_curve(run, labelled, *, n_labels=(0, 25, 50, 100, 200), out=None, o
     imageset.require_both_classes(purpose="fine-tuning")
     if Path(run).is_dir():
         imageset = imageset[~np.isin(imageset.image_hashes(), used_image_hashes(run))]
+    adaptation = _run_adaptation_data(run, trained.spec.loading_size, progress=progress) if options.with_adaptation else None
     pool = draw_label_pool(imageset.labels, max(n_labels), seed=options.seed)
     evaluation = np.setdiff1d(np.arange(len(imageset)), pool)
     eval_labels = imageset.labels[evaluation]
     out.mkdir(parents=True)
-    curve = {"n_evaluation": int(len(evaluation)), "n_evaluation_mergers": int(eval_labels.sum()), "mode": options.mode, "points": {}}
+    curve = {"n_evaluation": int(len(evaluation)), "n_evaluation_mergers": int(eval_labels.sum()), "mode": options.mode, "with_adaptation": options.with_adaptation, "points": {}}
     for k in n_labels:
-        model = trained if k == 0 else finetune(trained, imageset.images[pool[:k]], imageset.labels[pool[:k]], options=options)
+        model = trained if k == 0 else finetune(trained, imageset.images[pool[:k]], imageset.labels[pool[:k]], options=options, adaptation=adaptation)
         if k:
             model.save(out / f"model_K{k}.safetensors")
         p_merger, _ = predict_proba(model, imageset.images, rows=evaluation, backend="torch", source=imageset.source)
@@ -203,6 +305,6 @@ def _plot_curve(curve: dict, path: Path) -> None:
         lows = np.array([curve["points"][str(k)][metric].get("ci95", [v, v])[0] for k, v in zip(ks, values)])
         highs = np.array([curve["points"][str(k)][metric].get("ci95", [v, v])[1] for k, v in zip(ks, values)])
         axes.errorbar(ks, values, yerr=[values - lows, highs - values], marker="o", capsize=3, label=label)
-    axes.set(xlabel="labelled target images used for fine-tuning (K)", ylabel="score on held-out target images", ylim=(0, 1.02), title=f"Few-label transfer ({curve['mode']})")
+    axes.set(xlabel="labelled target images used for fine-tuning (K)", ylabel="score on held-out target images", ylim=(0, 1.02), title=f"Few-label transfer ({curve['mode']}{', with adaptation' if curve.get('with_adaptation') else ''})")
     axes.legend()
     figure.savefig(path)

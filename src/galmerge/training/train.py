@@ -262,10 +262,10 @@ def _versions() -> dict:
 
 
 def _resume_settings(resume, source, target, config):
-    from galmerge.training.config import tomllib
+    from galmerge.tomlfiles import read_toml
 
     run_dir = require_run_directory(resume)
-    recorded = tomllib.loads((run_dir / RunFiles.config).read_text())
+    recorded = read_toml(run_dir / RunFiles.config)
     saved = TrainConfig.from_toml(run_dir / RunFiles.config)
     if config is not None:
         saved.epochs = config.epochs  # the one setting a resumed run may change
