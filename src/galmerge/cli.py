@@ -79,6 +79,39 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    from galmerge.explain import explain_run
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    report = explain_run(
+        args.run, args.data, out=args.out, overwrite=args.overwrite, methods=methods, n_images=args.n, layer=args.layer,
+        baseline=args.baseline, sanity=args.sanity, concepts=args.tcav, tcav_runs=args.tcav_runs, compare=args.compare,
+        seed=args.seed, progress=not args.quiet,
+    )
+    print(_explain_summary(report))
+    return 0
+
+
+def _explain_summary(report: dict) -> str:
+    classes = report["images"]["class"]
+    lines = [f"explained {len(classes)} images ({sum(classes)} mergers) of {report['data']} with {', '.join(report['methods'])}"]
+    if report["n_excluded"]:
+        lines.append(f"excluded {report['n_excluded']} images the run trained or validated on")
+    if "dead_filters" in report:
+        lines.append("dead filters: " + ", ".join(f"{r['layer']} {len(r['dead'])}/{r['n_filters']}" for r in report["dead_filters"]))
+    for feature, methods in report.get("mask_scores", {}).items():
+        lines.append(f"{feature} mask (share of |attribution| inside / pointing game; shuffled masks in brackets):")
+        for method, entry in methods.items():
+            lines.append(f"  {method:<16} {entry['share_in_mask']:.3f} ({entry['shuffled_share_in_mask']:.3f})  {entry['pointing_game']:.3f} ({entry['shuffled_pointing_game']:.3f})  n={entry['n_images']}")
+    for mode, check in report.get("randomisation", {}).items():
+        finals = ", ".join(f"{m} {v:.2f}" for m, v in check["final_spearman_abs"].items())
+        lines.append(f"{mode} randomisation, Spearman |map| after: {finals}; flagged: {', '.join(check['flagged']) or 'none'}")
+    if "tcav" in report:
+        lines.append(f"TCAV significant concepts (merger class): {', '.join(report['tcav']['significant']) or 'none'}")
+    lines.append(f"figures and explain.json in {Path(report['path']).parent}")
+    return "\n".join(lines)
+
+
 def cmd_predict(args) -> int:
     from galmerge.catalog import predict_catalog_file
 
@@ -261,6 +294,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
     evaluate.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for intervals (default 1000)")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    explain = common(sub.add_parser("explain", help="what a run's network looks at: activations, saliency, Grad-CAM, TCAV, sanity checks", description="Explain a run's model on images it never trained on: feature maps and dead filters, saliency, SmoothGrad, Integrated Gradients and Grad-CAM montages (scored against the ground-truth masks of mocks), and optionally TCAV concepts and randomisation sanity checks. Writes PNG figures and explain.json."))
+    explain.add_argument("run", type=Path, help="run directory or model.safetensors")
+    explain.add_argument("--data", required=True, help=f"images to explain: {DATA_HELP}")
+    explain.add_argument("--methods", default="activations,saliency,smoothgrad,ig,gradcam", help="comma-separated, from activations, saliency, smoothgrad, ig, gradcam (default all)")
+    explain.add_argument("--n", type=int, default=16, help="images in the montages, half mergers (default 16)")
+    explain.add_argument("--layer", help="Grad-CAM layer (default the last conv block: relu3 for deepmerge, layer4 for resnet18)")
+    explain.add_argument("--baseline", default="zeros", choices=["zeros", "blurred", "sky_noise"], help="Integrated Gradients baseline (default zeros: an image without light)")
+    explain.add_argument("--tcav", nargs="?", const="metadata", metavar="CONCEPTS_DIR", help="run TCAV for the merger class; concepts from CONCEPTS_DIR (one set per entry, random* entries as counterparts) or, without it, from the data's mock metadata and masks")
+    explain.add_argument("--tcav-runs", type=int, default=10, help="random counterpart sets per concept (default 10)")
+    explain.add_argument("--sanity", action="store_true", help="cascading and independent model-randomisation checks (Adebayo et al. 2018)")
+    explain.add_argument("--compare", help=f"a second set (e.g. the target domain) for a feature-space Grad-CAM comparison: {DATA_HELP}")
+    explain.add_argument("--seed", type=int, default=0)
+    explain.add_argument("--out", type=Path, help="folder (default <run>/explain/<data>)")
+    explain.add_argument("--overwrite", action="store_true")
+    explain.set_defaults(func=cmd_explain)
 
     predict = common(sub.add_parser("predict", help="write a catalog of merger probabilities", description="Predict p(merger) for every image and write a catalog (ECSV, CSV or FITS by extension)."))
     predict.add_argument("run", type=Path, help="run directory or model.safetensors")

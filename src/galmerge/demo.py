@@ -21,11 +21,31 @@ DEMO_METHODS = {
 }
 
 
+def _explain_methods(record: dict, *, progress: bool) -> bool:
+    """Saliency and Grad-CAM montages of each method's most confident source and target mergers; False without captum."""
+    from galmerge.explain import explain_run
+    from galmerge.explain.network import require_captum
+
+    try:
+        require_captum()
+    except ImportError:
+        print("captum is not installed (the explain extra): the report has no saliency or Grad-CAM figures")
+        return False
+    for method in record["methods"].values():
+        if method["runs"]:
+            run_dir = Path(method["runs"][0]["run_dir"])
+            explain_run(run_dir, record["files"]["source"], methods=("saliency", "gradcam"), n_images=8, compare=record["files"]["target"],
+                        out=run_dir / "explain" / "source-vs-target", overwrite=True, progress=progress)
+    return True
+
+
 def run_demo(*, out=None, n_per_domain: int = 2500, epochs: int = 15, seed: int = 0, workers: int | None = None, progress: bool = True) -> Path:
     """Run the reduced sim2sim experiment (noDA, MMD, DANN; one seed); returns the demo folder.
 
     Writes ``<out>/data/`` (source.h5, target.h5, manifest.json with the leak check),
-    ``<out>/mock_montage.png``, ``<out>/runs/<method>/seed<seed>/`` (run directories),
+    ``<out>/mock_montage.png``, ``<out>/runs/<method>/seed<seed>/`` (run directories, each with
+    saliency and Grad-CAM montages of its most confident source and target mergers in
+    ``explain/source-vs-target/``),
     ``<out>/table.md``, ``<out>/experiment.json``, ``<out>/report.html`` and ``<out>/summary.json``.
     """
     from galmerge.evaluation.experiment import ExperimentConfig, run_experiment
@@ -39,6 +59,10 @@ def run_demo(*, out=None, n_per_domain: int = 2500, epochs: int = 15, seed: int 
     )
     config.validate()
     record = run_experiment(config, out, workers=workers, progress=progress)
+    if _explain_methods(record, progress=progress):
+        from galmerge.report import write_report
+
+        record["report"] = str(write_report(out))
     montage = render_montage("deepmerge-hst", out / "mock_montage.png", seed=seed, workers=workers, progress=progress)
     summary = {
         "source_test_roc_auc": {name: m["summary"]["source_roc_auc"]["mean"] for name, m in record["methods"].items()},

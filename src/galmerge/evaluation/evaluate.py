@@ -139,10 +139,9 @@ def _output_paths(run_dir: Path, imageset: ImageSet, out, overwrite: bool) -> tu
             raise OutputExistsError(f"{out}: already exists; choose another --out or pass --overwrite")
         out.parent.mkdir(parents=True, exist_ok=True)
         return out, out.with_name(out.stem + "_figures")
+    from galmerge.training.rundir import first_free_path
+
     stem = Path(str(imageset.source).split(",")[0]).stem or "data"
-    folder = run_dir / "evaluations" / stem
-    counter = 2
-    while folder.exists():
-        folder, counter = run_dir / "evaluations" / f"{stem}-{counter}", counter + 1
+    folder = first_free_path(run_dir / "evaluations" / stem)
     folder.mkdir(parents=True)
     return folder / "metrics.json", folder

@@ -105,7 +105,7 @@ def _finish(batch: _Batch, observer: Observer, rendered, pixel_arcsec: float, rn
     batch.images.append(stamp.images)
     batch.masks.append(mask)
     batch.stats.append(stats)
-    batch.meta.append({**meta, "pixel_scale_arcsec": stamp.pixel_scale_arcsec, **dict(zip(STATISTICS, stats))})
+    batch.meta.append({**meta, "pixel_scale_arcsec": stamp.pixel_scale_arcsec, "n_field_sources": stamp.n_field_sources, **dict(zip(STATISTICS, stats))})
 
 
 def _visibility(observer: Observer, pixel_arcsec: float, total: np.ndarray) -> float:
@@ -265,7 +265,8 @@ def generate_mocks(
         metadata per image: ``kind`` (merger, disk, spheroid, clumpy, projected_pair, flyby),
         ``stage`` (pair, coalescing, remnant, none), ``mass_ratio``, ``separation_kpc`` (3-D),
         ``projected_separation_kpc``, ``time_since_pericentre_myr``, ``redshift``, ``abs_mag``,
-        ``recipe``, ``depth_mu_lim``, ``pixel_scale_arcsec``, the matched statistics
+        ``recipe``, ``depth_mu_lim``, ``pixel_scale_arcsec``, ``n_field_sources`` (field galaxies
+        and stars added around the system), the matched statistics
         (``magnitude``, ``r50_arcsec``, ``colour``) and ``group`` (the encounter or galaxy an
         image shows, for group-aware splits). The metadata table's ``meta`` holds the KS
         statistics between classes before and after matching.

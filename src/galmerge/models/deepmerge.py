@@ -30,7 +30,7 @@ class DeepMerge(nn.Module):
     fused : bool
         Compute BatchNorm-ReLU-pool pool-first (same function, ~2x faster training on CPU, see
         :mod:`galmerge.models.fused`). Set to ``False`` to run the layers one by one, e.g. to
-        hook the ReLU outputs at full resolution.
+        hook each block's ReLU output (``relu1``, ``relu2``, ``relu3``) at full resolution.
 
     Returns (from ``forward``)
     --------------------------
@@ -55,6 +55,9 @@ class DeepMerge(nn.Module):
         self.conv3 = nn.Conv2d(16, 32, kernel_size=3, padding=1)
         self.bn3 = nn.BatchNorm2d(32)
         self.relu = nn.ReLU()
+        # One ReLU module per conv block (no parameters, so state dicts are unchanged): a hook on a
+        # module called several times would see only its last call.
+        self.relu1, self.relu2, self.relu3 = nn.ReLU(), nn.ReLU(), nn.ReLU()
         self.pool = nn.MaxPool2d(2)
         self.feature_dim = 32 * (input_size // 8) ** 2
         self.fc1 = nn.Linear(self.feature_dim, 64)
@@ -66,11 +69,11 @@ class DeepMerge(nn.Module):
         return [(self.conv1, self.bn1), (self.conv2, self.bn2), (self.conv3, self.bn3)]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        for conv, bn in self.conv_blocks():
+        for (conv, bn), relu in zip(self.conv_blocks(), (self.relu1, self.relu2, self.relu3)):
             if self.fused:
                 x = bn_relu_pool(conv(x), bn)
             else:
-                x = self.pool(self.relu(bn(conv(x))))
+                x = self.pool(relu(bn(conv(x))))
         features = torch.flatten(x, 1)
         hidden = self.relu(self.fc2(self.relu(self.fc1(features))))
         return features, self.fc3(hidden)

@@ -81,7 +81,17 @@ def _run_sections(run: Path) -> list[str]:
     for evaluation in sorted((run / "evaluations").glob("*/")) if (run / "evaluations").exists() else []:
         figure_dir = evaluation if (evaluation / "roc.png").exists() else next(iter(evaluation.glob("*_figures")), evaluation)
         sections.append(f"<h3>Evaluation: {html.escape(evaluation.name)}</h3>" + _figures([(figure_dir / n, f"{evaluation.name}: {c}") for n, c in (("roc.png", "ROC"), ("pr.png", "precision-recall"), ("montage.png", "montage"))]))
-    return sections
+    return sections + _explain_sections(run)
+
+
+def _explain_sections(run: Path, *, label: str = "") -> list[str]:
+    """The figures of every ``galmerge explain`` folder of a run (``<run>/explain/<data>/``)."""
+    folders = sorted(p for p in (run / "explain").glob("*/") if any(p.glob("*.png"))) if (run / "explain").exists() else []
+    return [
+        f"<h2>Interpretation{html.escape(label)}: {html.escape(folder.name)}</h2>"
+        + _figures([(png, f"{folder.name}: {png.stem.replace('_', ' ')}") for png in sorted(folder.glob("*.png"))])
+        for folder in folders
+    ]
 
 
 def _experiment_sections(folder: Path) -> list[str]:
@@ -111,6 +121,9 @@ def _experiment_sections(folder: Path) -> list[str]:
     curves = sorted((folder / "finetune").glob("*/*/finetune_curve.png")) if (folder / "finetune").exists() else []
     if curves:
         sections.append("<h2>Few-label transfer</h2>" + _figures([(p, f"{p.parent.parent.name}, {p.parent.name}") for p in curves]))
+    for name, method in record["methods"].items():
+        if method["runs"]:
+            sections.extend(_explain_sections(Path(method["runs"][0]["run_dir"]), label=f" ({name}, first seed)"))
     return sections
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from galmerge.errors import CheckpointError, OutputExistsError
 
-__all__ = ["new_run_directory", "require_run_directory", "RUN_MARKER", "RunFiles"]
+__all__ = ["new_run_directory", "require_run_directory", "first_free_path", "RUN_MARKER", "RunFiles"]
 
 RUN_MARKER = ".galmerge-run"
 
@@ -46,10 +46,7 @@ def new_run_directory(out=None, *, name: str = "run", overwrite: bool = False, r
         If ``out`` exists and ``overwrite`` is false, or it is not a galmerge run directory.
     """
     if out is None:
-        base = Path(root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
-        out, counter = base, 2
-        while out.exists():
-            out, counter = base.with_name(f"{base.name}-{counter}"), counter + 1
+        out = first_free_path(Path(root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}")
     out = Path(out)
     if out.exists():
         if not overwrite:
@@ -62,6 +59,15 @@ def new_run_directory(out=None, *, name: str = "run", overwrite: bool = False, r
     out.mkdir(parents=True)
     (out / RUN_MARKER).write_text("galmerge run directory\n")
     return out
+
+
+def first_free_path(base) -> Path:
+    """``base``, or ``base-2``, ``base-3``, ... : the first that does not exist yet."""
+    base = Path(base)
+    path, counter = base, 2
+    while path.exists():
+        path, counter = base.with_name(f"{base.name}-{counter}"), counter + 1
+    return path
 
 
 def require_run_directory(path) -> Path:

@@ -46,6 +46,8 @@ class ObservedStamp:
         Sky noise per output pixel in nmgy (0 without noise).
     pixel_scale_arcsec : float
     bands : tuple of str
+    n_field_sources : int
+        Field galaxies and stars added around the system (how busy the field is).
     """
 
     images: np.ndarray
@@ -55,6 +57,7 @@ class ObservedStamp:
     sky_sigma: np.ndarray
     pixel_scale_arcsec: float
     bands: tuple
+    n_field_sources: int = 0
 
 
 class Observer:
@@ -119,10 +122,11 @@ class Observer:
             components.append(convolve(moved, psfs[len(psfs) // 2]))  # a middle band's PSF for the band-summed light
         observed = noiseless
         sky_sigma = np.zeros(len(recipe.bands))
+        n_field_sources = 0
         if field_sources:
             extra = np.zeros_like(resampled)
             depth = min(b.depth_mu_lim for b in recipe.bands if b.depth_mu_lim is not None) if noise else 28.0
-            add_field_sources(extra, pixel_scale_arcsec=pixel_scale_arcsec, wavelengths_um=self.wavelengths, faint_limit=depth - 2.0, rng=rng)
+            n_field_sources = add_field_sources(extra, pixel_scale_arcsec=pixel_scale_arcsec, wavelengths_um=self.wavelengths, faint_limit=depth - 2.0, rng=rng)
             observed = observed + self._blur(extra, psfs)
         native = recipe.display.native_pixel_arcsec if recipe.display is not None else None
         if noise:
@@ -144,6 +148,7 @@ class Observer:
         return ObservedStamp(
             images=observed.astype(np.float32), noiseless=noiseless, tidal=components[0], companion=components[1],
             sky_sigma=sky_sigma, pixel_scale_arcsec=pixel_scale_arcsec, bands=("R", "G", "B") if recipe.display else recipe.band_names,
+            n_field_sources=n_field_sources,
         )
 
     def _native_sky_noise(self, size: int, pixel_scale_arcsec: float, native: float, rng) -> np.ndarray:
