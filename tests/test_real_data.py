@@ -1,15 +1,14 @@
 """The real SDSS Galaxy Zoo images in ../shared/data: loaded, and predicted on (skipped when absent)."""
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.table import Table
 
-from conftest import SHARED_DATA
-
-pytestmark = pytest.mark.real_data
-GZ1 = SHARED_DATA / "gz1_dev"
+pytestmark = pytest.mark.real_data  # skipped by conftest.py when ../shared/data is absent
+GZ1 = Path(__file__).resolve().parents[2] / "shared" / "data" / "gz1_dev"
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ DEMO_METHODS = {
 }
 
 
-def _explain_methods(record: dict, *, progress: bool) -> bool:
-    """Saliency and Grad-CAM montages of each method's most confident source and target mergers; False without captum."""
+def _explain_methods(record: dict, *, progress: bool) -> None:
+    """Saliency and Grad-CAM montages of each method's most confident source and target mergers (needs captum)."""
     from galmerge.explain import explain_run
     from galmerge.explain.network import require_captum
 
@@ -30,13 +30,12 @@ def _explain_methods(record: dict, *, progress: bool) -> bool:
         require_captum()
     except ImportError:
         print("captum is not installed (the explain extra): the report has no saliency or Grad-CAM figures")
-        return False
+        return
     for method in record["methods"].values():
         if method["runs"]:
             run_dir = Path(method["runs"][0]["run_dir"])
             explain_run(run_dir, record["files"]["source"], methods=("saliency", "gradcam"), n_images=8, compare=record["files"]["target"],
                         out=run_dir / "explain" / "source-vs-target", overwrite=True, progress=progress)
-    return True
 
 
 def run_demo(*, out=None, n_per_domain: int = 2500, epochs: int = 15, seed: int = 0, workers: int | None = None, progress: bool = True) -> Path:
@@ -50,6 +49,7 @@ def run_demo(*, out=None, n_per_domain: int = 2500, epochs: int = 15, seed: int 
     """
     from galmerge.evaluation.experiment import ExperimentConfig, run_experiment
     from galmerge.mocks.montage import render_montage
+    from galmerge.report import write_report
 
     started = time.perf_counter()
     out = Path(out) if out is not None else Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
@@ -58,11 +58,9 @@ def run_demo(*, out=None, n_per_domain: int = 2500, epochs: int = 15, seed: int 
         train={"epochs": epochs, "early_stopping_patience": 0}, methods=dict(DEMO_METHODS),
     )
     config.validate()
-    record = run_experiment(config, out, workers=workers, progress=progress)
-    if _explain_methods(record, progress=progress):
-        from galmerge.report import write_report
-
-        record["report"] = str(write_report(out))
+    record = run_experiment(config, out, workers=workers, progress=progress, report=False)
+    _explain_methods(record, progress=progress)
+    record["report"] = str(write_report(out))
     montage = render_montage("deepmerge-hst", out / "mock_montage.png", seed=seed, workers=workers, progress=progress)
     summary = {
         "source_test_roc_auc": {name: m["summary"]["source_roc_auc"]["mean"] for name, m in record["methods"].items()},

@@ -114,8 +114,8 @@ def _data_files(config: ExperimentConfig, out: Path, *, workers, progress) -> di
     return {"source": manifest["files"]["source"], "target": manifest["files"]["target"], "evaluation": None}
 
 
-def run_experiment(config, out=None, *, workers: int | None = None, progress: bool = True) -> dict:
-    """Run a protocol and write its table, figures and report into a new folder ``out``.
+def run_experiment(config, out=None, *, workers: int | None = None, progress: bool = True, report: bool = True) -> dict:
+    """Run a protocol and write its table, figures and (unless ``report=False``) report into a new folder ``out``.
 
     Returns the experiment record (also ``experiment.json``): per method the table's mean and
     standard deviation over seeds, the gap-closure ratio, per-epoch time and proxy A-distance.
@@ -141,9 +141,10 @@ def run_experiment(config, out=None, *, workers: int | None = None, progress: bo
     _figures(config, record, files, out)
     _write_tables(record, out)
     (out / "experiment.json").write_text(json.dumps(record, indent=2, default=float))
-    from galmerge.report import write_report
+    if report:
+        from galmerge.report import write_report
 
-    record["report"] = str(write_report(out))
+        record["report"] = str(write_report(out))
     return record
 
 
