@@ -33,7 +33,9 @@ def experiment(tmp_path_factory):
 
 def test_experiment_writes_the_table_and_figures(experiment):
     record, out = experiment
-    assert set(record["methods"]) == {"noDA", "MMD", "MMD + fine-tuned (K=40)"}
+    assert set(record["methods"]) == {"noDA", "MMD", "MMD, on the fine-tuning evaluation images (K=0)", "MMD + fine-tuned (K=40)"}
+    finetuned = record["methods"]["MMD + fine-tuned (K=40)"]["summary"]
+    assert 0 <= finetuned["target_roc_auc"]["mean"] <= 1 and finetuned.get("gap_closure") is None
     assert len(record["methods"]["MMD"]["runs"]) == 2
     summary = record["methods"]["MMD"]["summary"]
     assert 0 <= summary["target_roc_auc"]["mean"] <= 1 and summary["target_roc_auc"]["std"] >= 0

@@ -192,7 +192,10 @@ def _gap_closure(record: dict) -> None:
     record["domain_gap_roc_auc"] = gap
     for method in record["methods"].values():
         target = method["summary"].get("target_roc_auc")
-        method["summary"]["gap_closure"] = None if target is None or gap <= 0 else (target["mean"] - base["target_roc_auc"]["mean"]) / gap
+        # Fine-tuned rows are scored on the target images left after drawing their label pool, not
+        # on the reference's set: their gain is read from the K = 0 point of their own curve instead.
+        comparable = target is not None and gap > 0 and "finetune_k" not in method["options"]
+        method["summary"]["gap_closure"] = (target["mean"] - base["target_roc_auc"]["mean"]) / gap if comparable else None
 
 
 def _finetuned_rows(config, record, files, out, *, progress):
@@ -210,13 +213,14 @@ def _finetuned_rows(config, record, files, out, *, progress):
         for run in record["methods"][name]["runs"]:
             curves.append(finetune_curve(run["run_dir"], labelled, n_labels=n_labels, out=out / "finetune" / _slug(name) / Path(run["run_dir"]).name, progress=progress))
         record.setdefault("finetune", {})[name] = curves
-        values = [c["points"][str(k_table)]["roc_auc"]["value"] for c in curves]
-        pr = [c["points"][str(k_table)]["pr_auc"]["value"] for c in curves]
-        record["methods"][f"{name} + fine-tuned (K={k_table})"] = {
-            "options": {"finetune_k": k_table, "from": name},
-            "runs": [],
-            "summary": {"target_roc_auc": {"mean": float(np.mean(values)), "std": float(np.std(values))}, "target_pr_auc": {"mean": float(np.mean(pr)), "std": float(np.std(pr))}},
-        }
+        # Two rows scored on the same images (the labelled target minus the label pool): the
+        # model as trained (K = 0) and fine-tuned with K labels.
+        for k, row in ((0, f"{name}, on the fine-tuning evaluation images (K=0)"), (k_table, f"{name} + fine-tuned (K={k_table})")):
+            summary = {}
+            for metric in ("roc_auc", "pr_auc"):
+                values = [c["points"][str(k)][metric]["value"] for c in curves]
+                summary[f"target_{metric}"] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+            record["methods"][row] = {"options": {"finetune_k": k, "from": name}, "runs": [], "summary": summary}
 
 
 def _figures(config, record, files, out: Path) -> None:
