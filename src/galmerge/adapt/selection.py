@@ -14,6 +14,9 @@ validation images:
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from galmerge.adapt.entropy import prediction_entropy
 
 __all__ = ["label_free_criteria", "domain_probe_accuracy", "proxy_a_distance"]
 
@@ -42,16 +45,14 @@ def proxy_a_distance(source: np.ndarray, target: np.ndarray, *, seed: int = 0) -
     return float(2.0 * (1.0 - 2.0 * min(error, 0.5)))
 
 
-def label_free_criteria(target_logits: np.ndarray, source_features: np.ndarray | None, target_features: np.ndarray | None, *, seed: int = 0) -> dict:
+def label_free_criteria(target_logits, source_features: np.ndarray | None, target_features: np.ndarray | None, *, seed: int = 0) -> dict:
     """The per-epoch criteria above from target validation logits and both domains' validation features."""
-    logits = target_logits - target_logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    p /= p.sum(axis=1, keepdims=True)
-
-    def entropy(q):
-        return -(q * np.log(np.clip(q, 1e-12, None))).sum(axis=-1)
-
-    criteria = {"target_entropy": float(entropy(p).mean()), "target_im": float(entropy(p.mean(axis=0)) - entropy(p).mean())}
+    logits = torch.as_tensor(target_logits)
+    mean_entropy = float(prediction_entropy(logits).mean())
+    # The entropy of the mean prediction: log-probabilities are logits of the same softmax.
+    mean_prediction = torch.softmax(logits.double(), dim=1).mean(dim=0)
+    marginal_entropy = float(prediction_entropy(mean_prediction.clamp(min=1e-12).log()[None])[0])
+    criteria = {"target_entropy": mean_entropy, "target_im": marginal_entropy - mean_entropy}
     if source_features is not None and target_features is not None:
         accuracy = domain_probe_accuracy(source_features, target_features, seed=seed)
         criteria["domain_accuracy"] = accuracy

@@ -124,11 +124,6 @@ def _optimiser(model: nn.Module, options: FinetuneOptions, extra: list | None = 
     return torch.optim.Adam(groups + (extra or []), weight_decay=options.weight_decay)
 
 
-def _class_weights(labels: torch.Tensor) -> torch.Tensor:
-    counts = torch.bincount(labels, minlength=2).float()
-    return torch.where(counts > 0, len(labels) / (2 * counts.clamp(min=1)), torch.zeros(2))
-
-
 def finetune(trained, images: np.ndarray, labels: np.ndarray, *, options: FinetuneOptions | None = None, adaptation: AdaptationData | None = None):
     """A copy of a :class:`~galmerge.models.TrainedModel` fine-tuned on labelled images (raw, as loaded).
 
@@ -140,6 +135,7 @@ def finetune(trained, images: np.ndarray, labels: np.ndarray, *, options: Finetu
     classifier, start afresh).
     """
     from galmerge.models.trained import TrainedModel
+    from galmerge.training.module import balanced_class_weights
 
     options = options or FinetuneOptions()
     torch.manual_seed(options.seed)
@@ -150,7 +146,7 @@ def finetune(trained, images: np.ndarray, labels: np.ndarray, *, options: Finetu
             module.eval()
     processed = torch.from_numpy(trained.preprocessor.transform(images))
     targets = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    weights = _class_weights(targets)
+    weights = balanced_class_weights(targets)
     adapting = _AdaptationSteps(trained, adaptation, options, generator) if adaptation is not None else None
     optimiser = _optimiser(model, options, adapting.parameter_groups() if adapting else None)
     steps_per_epoch = -(-len(targets) // options.batch_size)
@@ -177,11 +173,12 @@ class _AdaptationSteps:
 
     def __init__(self, trained, adaptation: AdaptationData, options: FinetuneOptions, generator):
         from galmerge.adapt.terms import build_loss_terms
+        from galmerge.training.module import balanced_class_weights
 
         self.source = torch.from_numpy(trained.preprocessor.transform(adaptation.source_images))
         self.source_labels = torch.from_numpy(np.asarray(adaptation.source_labels, dtype=np.int64))
         self.target = torch.from_numpy(trained.preprocessor.transform(adaptation.target_images))
-        self.source_weights = _class_weights(self.source_labels)
+        self.source_weights = balanced_class_weights(self.source_labels)
         self.size, self.generator, self.lr = options.batch_size, generator, options.lr
         if adaptation.config.method == "none" or not len(self.source) or not len(self.target):
             raise ConfigError("fine-tuning with adaptation needs a run trained with a domain-adaptation method, and its source and target images")
@@ -214,14 +211,11 @@ class _AdaptationSteps:
 def _run_adaptation_data(run: Path, loading_size: int, *, progress: bool) -> AdaptationData:
     """The run's source training images and unlabelled target training images, as it trained on them."""
     from galmerge.data.sources import load_imageset
-    from galmerge.tomlfiles import read_toml
-    from galmerge.training.config import TrainConfig
-    from galmerge.training.rundir import RunFiles
+    from galmerge.training.rundir import RunFiles, read_run_config
 
     if not Path(run).is_dir():
         raise ConfigError(f"{run}: fine-tuning with adaptation needs a run directory (it reads the run's data and split)")
-    config = TrainConfig.from_toml(Path(run) / RunFiles.config)
-    recorded = read_toml(Path(run) / RunFiles.config).get("run", {})
+    config, recorded = read_run_config(run)
     if config.method == "none" or not recorded.get("target"):
         raise ConfigError(f"{run}: trained without domain adaptation (method {config.method!r}); fine-tune it without --with-adaptation")
     with np.load(Path(run) / RunFiles.split, allow_pickle=False) as split:

@@ -14,7 +14,13 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
 from galmerge.models.registry import build_model
 
-__all__ = ["MergerClassifier", "StepOutputs", "deepmerge_cycle_factor", "one_cycle_factor"]
+__all__ = ["MergerClassifier", "StepOutputs", "balanced_class_weights", "deepmerge_cycle_factor", "one_cycle_factor"]
+
+
+def balanced_class_weights(labels) -> torch.Tensor:
+    """Cross-entropy weights N / (2 N_class) for 0/1 labels, so both classes weigh the same; 0 for an absent class."""
+    counts = torch.bincount(torch.as_tensor(labels, dtype=torch.int64), minlength=2).double()
+    return torch.where(counts > 0, counts.sum() / (2 * counts.clamp(min=1)), torch.zeros(2, dtype=torch.float64)).float()
 
 
 @dataclass
@@ -181,7 +187,7 @@ class MergerClassifier(pl.LightningModule):
         if not store or not store["target_logits"]:
             return
         criteria = label_free_criteria(
-            torch.cat(store["target_logits"]).numpy(),
+            torch.cat(store["target_logits"]),
             torch.cat(store["source_features"]).numpy() if store["source_features"] else None,
             torch.cat(store["target_features"]).numpy(),
         )

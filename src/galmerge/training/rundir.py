@@ -8,7 +8,7 @@ from pathlib import Path
 
 from galmerge.errors import CheckpointError, OutputExistsError
 
-__all__ = ["new_run_directory", "require_run_directory", "first_free_path", "RUN_MARKER", "RunFiles"]
+__all__ = ["new_run_directory", "require_run_directory", "read_run_config", "first_free_path", "RUN_MARKER", "RunFiles"]
 
 RUN_MARKER = ".galmerge-run"
 
@@ -68,6 +68,17 @@ def first_free_path(base) -> Path:
     while path.exists():
         path, counter = base.with_name(f"{base.name}-{counter}"), counter + 1
     return path
+
+
+def read_run_config(run_dir) -> tuple:
+    """A run's ``TrainConfig`` and its provenance (the ``[run]`` table: data, target, versions), from one read."""
+    from galmerge.tomlfiles import read_toml
+    from galmerge.training.config import TrainConfig
+
+    path = Path(run_dir) / RunFiles.config
+    values = read_toml(path)
+    provenance = values.pop("run", {})
+    return TrainConfig.from_dict(values, source=str(path)), provenance
 
 
 def require_run_directory(path) -> Path:

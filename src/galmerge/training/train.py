@@ -25,7 +25,7 @@ from galmerge.data.transforms import Preprocessor
 from galmerge.errors import DataError, GalmergeError
 from galmerge.models.registry import default_input_size
 from galmerge.training.config import TrainConfig
-from galmerge.training.rundir import RunFiles, new_run_directory, require_run_directory
+from galmerge.training.rundir import RunFiles, new_run_directory, read_run_config, require_run_directory
 
 __all__ = ["train", "TrainingResult"]
 
@@ -262,17 +262,14 @@ def _versions() -> dict:
 
 
 def _resume_settings(resume, source, target, config):
-    from galmerge.tomlfiles import read_toml
-
     run_dir = require_run_directory(resume)
-    recorded = read_toml(run_dir / RunFiles.config)
-    saved = TrainConfig.from_toml(run_dir / RunFiles.config)
+    saved, recorded = read_run_config(run_dir)
     if config is not None:
         saved.epochs = config.epochs  # the one setting a resumed run may change
     if not (run_dir / RunFiles.checkpoints / "last.ckpt").exists():
         raise DataError(f"{run_dir}: no checkpoints/last.ckpt to resume from")
-    source = source if source is not None else recorded["run"]["data"]
-    target = target if target is not None else recorded["run"].get("target")
+    source = source if source is not None else recorded["data"]
+    target = target if target is not None else recorded.get("target")
     return run_dir, saved, source, target
 
 
@@ -289,12 +286,9 @@ def _build_module(config, imageset, labels, split, input_size):
 
     from galmerge.adapt.terms import build_loss_terms
     from galmerge.models.registry import build_model
-    from galmerge.training.module import MergerClassifier
+    from galmerge.training.module import MergerClassifier, balanced_class_weights
 
-    class_weights = None
-    if config.class_weighting == "balanced":
-        counts = np.bincount(labels[split.train], minlength=2).astype(float)
-        class_weights = [float(len(split.train) / (2 * c)) for c in counts]
+    class_weights = balanced_class_weights(labels[split.train]).tolist() if config.class_weighting == "balanced" else None
     feature_dim = build_model(config.model, in_bands=imageset.n_bands, input_size=input_size).feature_dim
     pl.seed_everything(config.seed + 1, verbose=False)  # the loss terms' own initialisation
     terms = build_loss_terms(config, feature_dim=feature_dim)
