@@ -3,16 +3,18 @@
 from galmerge.data.files import load_catalog_csv, load_directory, load_files
 from galmerge.data.fits import read_fits_cutout
 from galmerge.data.imageset import ImageSet, concatenate, validate_binary_labels
+from galmerge.data.masks import MASK_BITS
 from galmerge.data.nonfinite import fill_nonfinite
 from galmerge.data.npy import load_npy
 from galmerge.data.pictures import read_picture
-from galmerge.data.sources import load_imageset
+from galmerge.data.sources import as_imageset, load_imageset
 from galmerge.data.splits import Split, stratified_split
 from galmerge.data.toy import make_toy_mergers
 from galmerge.data.transforms import Preprocessor, crop_and_resize, dihedral_element, random_dihedral
 
 __all__ = [
     "ImageSet",
+    "MASK_BITS",
     "Preprocessor",
     "Split",
     "concatenate",
@@ -22,6 +24,7 @@ __all__ = [
     "load_catalog_csv",
     "load_directory",
     "load_files",
+    "as_imageset",
     "load_imageset",
     "load_npy",
     "make_toy_mergers",

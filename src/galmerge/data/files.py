@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -18,33 +17,13 @@ from galmerge.data.nonfinite import fill_nonfinite
 from galmerge.data.pictures import PICTURE_SUFFIXES, read_picture
 from galmerge.data.transforms import crop_and_resize
 from galmerge.errors import DataError, DataFileNotFoundError
+from galmerge.plotting import band_sort_key
 
-__all__ = ["load_files", "load_directory", "load_catalog_csv", "band_sort_key"]
+__all__ = ["load_files", "load_directory", "load_catalog_csv", "band_sort_key"]  # band_sort_key: from galmerge.plotting
 
 FILE_COLUMNS = ("file", "filename", "file_name", "path", "image")
 LABEL_COLUMNS = ("is_merger", "label", "merger")
 ID_COLUMNS = ("id", "objid", "object_id", "galaxy_id", "iauname", "name")
-_PHOTOMETRIC_ORDER = "ugrizyYJHK"
-
-
-# HST UV/optical filter numbers are wavelengths in nm (F435W, F814W); HST/WFC3-IR and JWST
-# numbers are in units of 10 nm (F160W = 1.60 um, F444W = 4.44 um). Below 200 only the latter
-# exist; above, these JWST NIRCam long-wavelength and MIRI numbers are the ones in 10 nm.
-_JWST_NUMBERS = {200, 210, 250, 277, 300, 322, 323, 335, 356, 360, 405, 410, 430, 444, 460, 466, 470, 480, 560, 770}
-
-
-def band_sort_key(band: str):
-    """Order band names by wavelength where the name says it: ugrizy then JHK, HST/JWST filters by number."""
-    match = re.fullmatch(r"[Ff](\d{3,4})[WMNwmn]?[A-Za-z0-9]*", band)
-    if match:
-        number = int(match.group(1))
-        in_tens_of_nm = number < 200 or number >= 1000 or number in _JWST_NUMBERS
-        return (1, number * 10 if in_tens_of_nm else number, band)
-    if band in _PHOTOMETRIC_ORDER:
-        return (0, _PHOTOMETRIC_ORDER.index(band), band)
-    return (2, 0, band)
-
-
 def _suffix(path: Path) -> str:
     name = path.name.lower()
     for suffix in FITS_SUFFIXES + PICTURE_SUFFIXES:
@@ -111,7 +90,7 @@ def load_files(
     source : str
         Name of the collection in messages and in the set's provenance.
     """
-    from tqdm.auto import tqdm
+    from galmerge.display import progress_bar
 
     if not objects:
         raise DataError(f"{source}: no files to load")
@@ -119,12 +98,12 @@ def load_files(
     # Decoding releases the GIL (PIL, zlib, numpy), so threads overlap file reads and decodes.
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(
-            tqdm(
+            progress_bar(
                 pool.map(lambda paths: _read_object(paths, size), objects),
                 total=len(objects),
                 desc=f"reading {Path(source).name}",
                 unit="img",
-                disable=not progress or len(objects) < 200,
+                enabled=progress and len(objects) >= 200,
             )
         )
     first_pixels, first_bands = results[0][0], results[0][1]

@@ -80,7 +80,7 @@ class ImageSet:
         Angular size of a pixel in arcsec; ``None`` when unknown.
     masks : array-like of uint8, shape (N, H, W), optional
         Per-pixel ground truth, a bit field: for mocks, bit 1 marks tidal-feature pixels and
-        bit 2 companion pixels (see :data:`galmerge.mocks.MASK_BITS`).
+        bit 2 companion pixels (see :data:`galmerge.data.MASK_BITS`).
     source : str, optional
         A description of where the set came from, used in error messages.
 

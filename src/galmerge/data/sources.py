@@ -9,7 +9,7 @@ from galmerge.data.imageset import ImageSet
 from galmerge.data.pictures import PICTURE_SUFFIXES
 from galmerge.errors import DataError, DataFileNotFoundError
 
-__all__ = ["load_imageset", "describe_data_spec"]
+__all__ = ["load_imageset", "as_imageset", "describe_data_spec"]
 
 DATA_SPEC_HELP = (
     "X.npy,y.npy (DeepMerge arrays; X.npy alone is unlabelled), set.h5 (ImageSet file), "
@@ -20,6 +20,14 @@ DATA_SPEC_HELP = (
 
 def describe_data_spec() -> str:
     return DATA_SPEC_HELP
+
+
+def as_imageset(data, **options) -> ImageSet:
+    """``data`` itself when it is an ImageSet, else :func:`load_imageset` of it with ``options``.
+
+    Every public entry point takes an ImageSet or a data argument alike through this.
+    """
+    return data if isinstance(data, ImageSet) else load_imageset(data, **options)
 
 
 def load_imageset(

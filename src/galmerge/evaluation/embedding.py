@@ -33,9 +33,9 @@ def tsne(features: np.ndarray, *, seed: int = 0, perplexity: float = 30.0) -> np
 
 def plot_embedding(points: np.ndarray, labels: np.ndarray, domains: np.ndarray, path, *, title: str) -> Path:
     """Scatter of a 2-D embedding: mergers red, non-mergers blue; source solid, target hollow (the seeds' convention)."""
-    from galmerge.evaluation.figures import _figure, _save
+    from galmerge.plotting import new_figure, save_figure
 
-    figure = _figure(4.6, 4.4)
+    figure = new_figure(4.6, 4.4)
     axes = figure.add_subplot()
     for domain, style in ((0, {"alpha": 0.6}), (1, {"facecolors": "none", "alpha": 0.6})):
         for label, colour, name in ((0, "tab:blue", "non-merger"), (1, "tab:red", "merger")):
@@ -45,4 +45,4 @@ def plot_embedding(points: np.ndarray, labels: np.ndarray, domains: np.ndarray, 
                 axes.scatter(points[chosen, 0], points[chosen, 1], s=6, linewidths=0.6, label=f"{'source' if domain == 0 else 'target'} {name}", **kwargs)
     axes.set(xticks=[], yticks=[], title=title)
     axes.legend(fontsize="x-small", markerscale=2, loc="best")
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -8,34 +8,23 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from galmerge.plotting import display_rgb, new_figure, save_figure
+
 __all__ = [
     "plot_roc",
     "plot_precision_recall",
     "plot_learning_curves",
     "plot_confusion",
     "plot_montage",
-    "display_rgb",
+    "display_rgb",  # re-exported from galmerge.plotting
 ]
-
-
-def _figure(width=5.0, height=4.5, **kwargs):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=110, layout="constrained", **kwargs)
-
-
-def _save(figure, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
 
 
 def plot_roc(curves: Mapping[str, tuple], path, *, title: str = "ROC curve") -> Path:
     """ROC curves, one per ``name -> (labels, p_merger)``, with their AUC in the legend."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    figure = _figure()
+    figure = new_figure()
     axes = figure.add_subplot()
     for name, (labels, p_merger) in curves.items():
         fpr, tpr, _ = roc_curve(labels, p_merger)
@@ -43,14 +32,14 @@ def plot_roc(curves: Mapping[str, tuple], path, *, title: str = "ROC curve") -> 
     axes.plot([0, 1], [0, 1], color="0.6", linestyle=":", label="chance")
     axes.set(xlabel="false-positive rate (non-mergers called mergers)", ylabel="true-positive rate (recall)", title=title, xlim=(0, 1), ylim=(0, 1.01))
     axes.legend(loc="lower right", fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_precision_recall(curves: Mapping[str, tuple], path, *, title: str = "Precision-recall curve") -> Path:
     """Precision-recall curves with average precision (PR-AUC) and the merger fraction as baseline."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    figure = _figure()
+    figure = new_figure()
     axes = figure.add_subplot()
     for name, (labels, p_merger) in curves.items():
         precision, recall, _ = precision_recall_curve(labels, p_merger)
@@ -58,7 +47,7 @@ def plot_precision_recall(curves: Mapping[str, tuple], path, *, title: str = "Pr
         axes.axhline(np.mean(labels), color=line[0].get_color(), linestyle=":", linewidth=0.8)
     axes.set(xlabel="recall (mergers found)", ylabel="precision (mergers among those called)", title=title, xlim=(0, 1), ylim=(0, 1.01))
     axes.legend(loc="lower left", fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_learning_curves(history_csv, path) -> Path:
@@ -70,7 +59,7 @@ def plot_learning_curves(history_csv, path) -> Path:
         return np.array([float(r[name]) if r.get(name) not in (None, "") else np.nan for r in rows])
 
     epochs = column("epoch") + 1
-    figure = _figure(9.0, 3.8)
+    figure = new_figure(9.0, 3.8)
     loss_axes, metric_axes = figure.subplots(1, 2)
     for name in ("train_loss", "val_loss"):
         loss_axes.plot(epochs, column(name), marker="o", markersize=3, label=name.replace("_", " "))
@@ -80,50 +69,21 @@ def plot_learning_curves(history_csv, path) -> Path:
         metric_axes.plot(epochs, column(name), marker="o", markersize=3, label=name.replace("_", " "))
     metric_axes.set(xlabel="epoch", title="Validation metrics", ylim=(0, 1.01))
     metric_axes.legend(fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_confusion(confusion: Sequence[Sequence[int]], path, *, title: str = "Confusion matrix") -> Path:
     """A 2x2 confusion matrix ``[[TN, FP], [FN, TP]]`` with counts and row fractions."""
     matrix = np.asarray(confusion, dtype=float)
     rows = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    figure = _figure(4.2, 3.8)
+    figure = new_figure(4.2, 3.8)
     axes = figure.add_subplot()
     axes.imshow(rows, cmap="Blues", vmin=0, vmax=1)
     for i in range(2):
         for j in range(2):
             axes.text(j, i, f"{int(matrix[i, j])}\n({rows[i, j]:.0%})", ha="center", va="center", color="white" if rows[i, j] > 0.5 else "black")
     axes.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["non-merger", "merger"], yticklabels=["non-merger", "merger"], xlabel="predicted", ylabel="true", title=title)
-    return _save(figure, path)
-
-
-def display_rgb(image: np.ndarray, bands: Sequence[str] | None = None) -> np.ndarray:
-    """A (H, W, 3) display in [0, 1] of one (bands, H, W) image: asinh-stretched, reddest band as red.
-
-    Pictures with bands R, G, B are shown as they are. Other bands are ordered by wavelength
-    where their names tell it (bluest to blue); one band is shown in grey; with more than three,
-    the bluest, middle and reddest are used.
-    """
-    from galmerge.data.files import band_sort_key
-
-    image = np.asarray(image, dtype=np.float64)
-    n_bands = image.shape[0]
-    names = list(bands) if bands is not None else [f"band{i}" for i in range(n_bands)]
-    if names[:3] == ["R", "G", "B"]:
-        planes = image[:3]
-    else:
-        order = sorted(range(n_bands), key=lambda i: band_sort_key(names[i]))
-        if n_bands == 1:
-            order = order * 3
-        elif n_bands == 2:
-            order = [order[0], order[0], order[1]]
-        chosen = [order[0], order[len(order) // 2], order[-1]]
-        planes = image[chosen[::-1]]  # reddest to red
-    low = np.percentile(planes, 1)
-    high = np.percentile(planes, 99.7)
-    scaled = np.clip((planes - low) / max(high - low, 1e-12), 0, 1)
-    stretched = np.arcsinh(10 * scaled) / np.arcsinh(10)
-    return stretched.transpose(1, 2, 0)
+    return save_figure(figure, path)
 
 
 def plot_montage(images, labels, p_merger, path, *, rows=None, bands=None, per_panel: int = 6, title: str | None = None) -> Path:
@@ -142,7 +102,7 @@ def plot_montage(images, labels, p_merger, path, *, rows=None, bands=None, per_p
         ("missed mergers (false negatives)", labels & ~called, p_merger),
         ("true non-mergers, most confident", ~labels & ~called, p_merger),
     ]
-    figure = _figure(per_panel * 1.35, 4 * 1.55)
+    figure = new_figure(per_panel * 1.35, 4 * 1.55)
     grid = figure.subplots(4, per_panel, squeeze=False)
     image_rows = np.arange(len(labels)) if rows is None else np.asarray(rows)
     for row, (name, mask, key) in enumerate(kinds):
@@ -164,4 +124,4 @@ def plot_montage(images, labels, p_merger, path, *, rows=None, bands=None, per_p
                     axes.text(0.5, 0.5, "none", ha="center", va="center", transform=axes.transAxes, color="0.5")
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -65,11 +65,11 @@ def dead_filters(model: nn.Module, inputs: torch.Tensor, *, layers=None, batch_s
     layers : sequence of str, optional
         Default: every activation layer of the model, input first.
     """
-    from tqdm.auto import tqdm
+    from galmerge.display import progress_bar
 
     names = tuple(layers) if layers is not None else activation_layer_names(model)
     reports = []
-    for name in tqdm(names, desc="dead filters", unit="layer", disable=not progress):
+    for name in progress_bar(names, desc="dead filters", unit="layer", enabled=progress):
         peak = None
         for start in range(0, len(inputs), batch_size):
             activation = layer_activations(model, inputs[start : start + batch_size], layer=name, batch_size=batch_size)

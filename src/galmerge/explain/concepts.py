@@ -22,7 +22,7 @@ def _mask_area(imageset: ImageSet, bit: int) -> np.ndarray:
 
 def _definitions(imageset: ImageSet) -> list[tuple[str, np.ndarray, str]]:
     """(name, boolean selection, description) for every concept the metadata can define."""
-    from galmerge.mocks.generate import MASK_BITS
+    from galmerge.data.masks import MASK_BITS
 
     meta = imageset.meta
     columns = set(meta.colnames)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from galmerge.evaluation.figures import _figure, _save
+from galmerge.data.masks import MASK_BITS
 from galmerge.explain.methods import METHOD_TITLES
+from galmerge.plotting import new_figure, save_figure
 
 __all__ = [
     "plot_attribution_montage",
@@ -20,7 +21,7 @@ __all__ = [
     "plot_tcav",
 ]
 
-MASK_COLOURS = {1: "tab:orange", 2: "tab:cyan"}  # tidal features, companion (MASK_BITS)
+MASK_COLOURS = {MASK_BITS["tidal"]: "tab:orange", MASK_BITS["companion"]: "tab:cyan"}
 
 
 def _bare(axes):
@@ -60,7 +61,7 @@ def plot_attribution_montage(displays, maps: dict, path, *, row_titles=None, mas
     """
     n = len(displays)
     columns = 1 + len(maps)
-    figure = _figure(1.7 * columns + 0.4, 1.75 * n + 0.6)
+    figure = new_figure(1.7 * columns + 0.4, 1.75 * n + 0.6)
     grid = figure.subplots(n, columns, squeeze=False)
     for row in range(n):
         mask = None if masks is None else masks[row]
@@ -81,13 +82,13 @@ def plot_attribution_montage(displays, maps: dict, path, *, row_titles=None, mas
         grid[0, 0].set_title("image", fontsize="small")
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_band_saliency(displays, per_band, bands, path, *, row_titles=None, title: str = "Saliency per band") -> Path:
     """For each image, the |gradient| in each band (one colour scale per image, so bands compare)."""
     n, n_bands = per_band.shape[:2]
-    figure = _figure(1.7 * (n_bands + 1) + 0.4, 1.75 * n + 0.6)
+    figure = new_figure(1.7 * (n_bands + 1) + 0.4, 1.75 * n + 0.6)
     grid = figure.subplots(n, n_bands + 1, squeeze=False)
     for row in range(n):
         grid[row, 0].imshow(displays[row], origin="lower")
@@ -102,7 +103,7 @@ def plot_band_saliency(displays, per_band, bands, path, *, row_titles=None, titl
             if row == 0:
                 axes.set_title(str(bands[band]), fontsize="small")
     figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_activations(display, activations: dict, path, *, dead: dict | None = None, max_filters: int = 32, per_row: int = 16, title: str | None = None) -> Path:
@@ -121,7 +122,7 @@ def plot_activations(display, activations: dict, path, *, dead: dict | None = No
     dead = dead or {}
     blocks = [(layer, maps[:max_filters]) for layer, maps in activations.items()]
     rows = 1 + sum(math.ceil(len(maps) / per_row) for _, maps in blocks)
-    figure = _figure(0.75 * per_row + 0.8, 0.8 * rows + 0.6)
+    figure = new_figure(0.75 * per_row + 0.8, 0.8 * rows + 0.6)
     grid = figure.subplots(rows, per_row, squeeze=False)
     for axes in grid.ravel():
         _bare(axes)
@@ -144,12 +145,12 @@ def plot_activations(display, activations: dict, path, *, dead: dict | None = No
         row += math.ceil(len(maps) / per_row)
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_dead_filters(reports, path, *, title: str = "Filters that never activate") -> Path:
     """Bar chart of the dead-filter fraction per layer, with counts."""
-    figure = _figure(max(4.0, 1.0 * len(reports) + 1.5), 3.4)
+    figure = new_figure(max(4.0, 1.0 * len(reports) + 1.5), 3.4)
     axes = figure.add_subplot()
     fractions = [r.dead_fraction for r in reports]
     bars = axes.bar([r.layer for r in reports], fractions, color="tab:blue")
@@ -157,7 +158,7 @@ def plot_dead_filters(reports, path, *, title: str = "Filters that never activat
         axes.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.01, f"{len(report.dead)}/{report.n_filters}", ha="center", va="bottom", fontsize="small")
     n_images = reports[0].n_images if reports else 0
     axes.set(ylabel="fraction of filters dead", ylim=(0, max(0.1, max(fractions, default=0) * 1.25 + 0.05)), title=f"{title} ({n_images} images)")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_mask_scores(summaries: dict, path, *, title: str = "Attribution on the ground-truth features") -> Path:
@@ -169,7 +170,7 @@ def plot_mask_scores(summaries: dict, path, *, title: str = "Attribution on the 
         ``feature -> method -> MaskScores.summary()``.
     """
     features = list(summaries)
-    figure = _figure(4.2 * max(1, len(features)), 6.4)
+    figure = new_figure(4.2 * max(1, len(features)), 6.4)
     grid = figure.subplots(2, max(1, len(features)), squeeze=False)
     for column, feature in enumerate(features):
         methods = list(summaries[feature])
@@ -190,14 +191,14 @@ def plot_mask_scores(summaries: dict, path, *, title: str = "Attribution on the 
             if column == 0:
                 axes.legend(fontsize="x-small", loc="upper right")
     figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_randomisation(check, path, *, display=None) -> Path:
     """Adebayo et al.'s figure: similarity against randomised depth per method, and one image's maps along the way."""
     methods = list(check.similarity)
     steps = ["trained"] + list(check.steps)
-    figure = _figure(max(8.0, 1.25 * len(steps) + 4.5), 1.45 * len(methods) + 3.2)
+    figure = new_figure(max(8.0, 1.25 * len(steps) + 4.5), 1.45 * len(methods) + 3.2)
     top, bottom = figure.subfigures(2, 1, height_ratios=[1.0, 0.45 * len(methods)])
     axes = top.add_subplot()
     x = np.arange(len(steps))
@@ -227,7 +228,7 @@ def plot_randomisation(check, path, *, display=None) -> Path:
             _bare(axes)
             if row == 0:
                 axes.set_title(steps[column], fontsize="xx-small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_tcav(scores, path, *, class_name: str = "merger") -> Path:
@@ -238,7 +239,7 @@ def plot_tcav(scores, path, *, class_name: str = "merger") -> Path:
     """
     layers = list(dict.fromkeys(s.layer for s in scores))
     concepts = list(dict.fromkeys(s.concept for s in scores))
-    figure = _figure(max(6.5, 0.75 * len(concepts) * len(layers) + 2.5), 4.2)
+    figure = new_figure(max(6.5, 0.75 * len(concepts) * len(layers) + 2.5), 4.2)
     grid = figure.subplots(1, len(layers), squeeze=False, sharey=True)
     for column, layer in enumerate(layers):
         axes = grid[0, column]
@@ -257,4 +258,4 @@ def plot_tcav(scores, path, *, class_name: str = "merger") -> Path:
             axes.set_ylabel(f"TCAV score (class: {class_name})")
             axes.legend(fontsize="x-small", loc="upper right")
     figure.suptitle("TCAV; red with *: significant (two-sided t-test against random concepts, Holm-corrected)", fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -1,6 +1,6 @@
 """Attributions scored against ground truth: how much of a map falls on the tidal features or the companion.
 
-Mocks know where their tidal tails and companions are (:data:`galmerge.mocks.MASK_BITS`). For a
+Mocks know where their tidal tails and companions are (:data:`galmerge.data.MASK_BITS`). For a
 map and a mask of the same image this measures the share of the attribution mass inside the mask
 and whether the map's maximum lies inside it (the pointing game, Zhang et al. 2018), and the
 same with every image given another image's mask: a map that only follows the galaxy's light

@@ -188,7 +188,7 @@ def randomisation_check(
         Passed to :func:`~galmerge.explain.methods.attribution_maps` (``layer``, ``baseline``,
         ``smoothgrad_samples``, ``ig_steps``).
     """
-    from tqdm.auto import tqdm
+    from galmerge.display import progress_bar
 
     methods = check_methods(methods)
     if mode not in MODES:
@@ -204,7 +204,7 @@ def randomisation_check(
     similarity = {m: {metric: [] for metric in SIMILARITY_METRICS} for m in methods}
     examples = {m: [original[m][0]] for m in methods}
     cascade = copy.deepcopy(model)
-    for step, (name, _) in enumerate(tqdm(groups, desc=f"{mode} randomisation", unit="layer", disable=not progress)):
+    for step, (_name, _) in enumerate(progress_bar(groups, desc=f"{mode} randomisation", unit="layer", enabled=progress)):
         current = cascade if mode == "cascading" else copy.deepcopy(model)
         # Find this group's modules in the copy by position: the copy has its own modules.
         _reinitialise(layer_groups(current)[::-1][step][1], seed=seed + step)

@@ -224,7 +224,7 @@ def tcav(
         One per (concept, layer), concepts in order within each layer.
     """
     require_captum()
-    from tqdm.auto import tqdm
+    from galmerge.display import progress_bar
 
     concepts = list(concepts)
     if not concepts:
@@ -246,14 +246,14 @@ def tcav(
     null_pairs = [np.split(rng.choice(len(random_inputs), 2 * size, replace=False), 2) for _ in range(runs)]
     layers = tuple(layers) if layers is not None else activation_layer_names(model)
     results = []
-    for name in tqdm(layers, desc="TCAV", unit="layer", disable=not progress):
+    for name in progress_bar(layers, desc="TCAV", unit="layer", enabled=progress):
         layer_module = resolve_layer(model, name)
         gradients = _gradients(model, layer_module, class_inputs, target, batch_size)
         pool = _activations(model, layer_module, random_inputs, batch_size)
 
         def score(concept_acts, counterpart, run):
             cav = ConceptActivationVector(random_state=seed + run).fit(concept_acts, counterpart)
-            return float(np.mean(gradients @ cav.vector_ > 0)), cav.accuracy_
+            return float(np.mean(gradients @ cav.vector_ > 0)), cav.accuracy_  # noqa: B023 (called within this iteration)
 
         null = np.array([score(pool[first], pool[second], run)[0] for run, (first, second) in enumerate(null_pairs)])
         for concept in concepts:

@@ -9,7 +9,8 @@
 - :func:`generate_mocks`: labelled, class-balanced sets with ground-truth masks.
 """
 
-from galmerge.mocks.generate import MASK_BITS, MockOptions, generate_mocks
+from galmerge.data.masks import MASK_BITS
+from galmerge.mocks.generate import MockOptions, generate_mocks
 from galmerge.mocks.realism import observe, observe_fits
 from galmerge.mocks.recipes import Recipe, available_recipes, load_recipe
 

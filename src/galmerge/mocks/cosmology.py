@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from galmerge.errors import RecipeError
 
 __all__ = ["kpc_per_arcsec", "distance_modulus", "DEFAULT_COSMOLOGY"]
 
@@ -30,7 +31,7 @@ def _distance_modulus(z: float) -> float:
 def _quantised(z: float) -> float:
     # 1e-4 in redshift changes distances by < 0.01 %; quantising makes the caches effective.
     if not z > 0:
-        raise ValueError(f"redshift must be > 0, got {z}")
+        raise RecipeError(f"redshift must be > 0, got {z}")
     return round(float(z), 4)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from astropy.table import Table
 
 from galmerge.data.imageset import ImageSet
+from galmerge.data.masks import MASK_BITS
 from galmerge.errors import ConfigError
 from galmerge.mocks.cosmology import kpc_per_arcsec
 from galmerge.mocks.encounters import draw_encounter_parameters, simulate_encounters
@@ -30,7 +31,6 @@ from galmerge.mocks.systems import draw_look, random_view, render_merger, render
 
 __all__ = ["generate_mocks", "MockOptions", "MASK_BITS", "render_candidates"]
 
-MASK_BITS = {"tidal": 1, "companion": 2}
 FLYBY_POLICIES = ("exclude", "non-merger", "own-label")
 KIND_PROBABILITIES = {"disk": 0.40, "spheroid": 0.25, "clumpy": 0.15, "projected_pair": 0.20}
 # Merging galaxies are mostly disks, but early types merge too ("dry" mergers, which show
@@ -204,11 +204,11 @@ def _run_task(arguments):
 
 def render_candidates(tasks, *, pool=None, progress: bool = True) -> list[_Batch]:
     """Run candidate tasks (in ``pool`` when given), returning results in task order."""
-    from tqdm.auto import tqdm
+    from galmerge.display import progress_bar
 
     results = []
     mapped = pool.imap(_run_task, tasks) if pool is not None and len(tasks) > 1 else map(_run_task, tasks)
-    for result in tqdm(mapped, total=len(tasks), desc="rendering mocks", unit="task", disable=not progress):
+    for result in progress_bar(mapped, total=len(tasks), desc="rendering mocks", unit="task", enabled=progress):
         results.append(result)
     return results
 

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
+from galmerge.data.masks import MASK_BITS
 from galmerge.mocks.generate import MockOptions, generate_mocks
 from galmerge.mocks.recipes import Band, Recipe, load_recipe
+from galmerge.plotting import display_rgb, new_figure, save_figure
 
 __all__ = ["render_montage", "with_depth"]
 
@@ -29,15 +31,11 @@ def render_montage(recipe, out, *, seed: int = 0, depth_shifts=(2.0, 0.0), per_r
     by side, so one sees what depth does to tidal features. Tidal-feature and companion pixels
     of the ground-truth mask are outlined on the deeper image.
     """
-    from matplotlib.figure import Figure
-
-    from galmerge.evaluation.figures import display_rgb
-
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     options = MockOptions(match=False, encounters_per_task=2, stamps_per_encounter=20)
     sets = [generate_mocks(with_depth(recipe, shift), 160, seed=seed, options=options, workers=workers, progress=progress) for shift in depth_shifts]
     meta = sets[0].meta
-    figure = Figure(figsize=(2 * per_row * 1.3, len(ROWS) * 1.45), dpi=110, layout="constrained")
+    figure = new_figure(2 * per_row * 1.3, len(ROWS) * 1.45)
     grid = figure.subplots(len(ROWS), 2 * per_row, squeeze=False)
     for row, (kind, stage) in enumerate(ROWS):
         chosen = np.flatnonzero((meta["kind"] == kind) & ((meta["stage"] == stage) if stage else True))[:per_row]
@@ -53,17 +51,15 @@ def render_montage(recipe, out, *, seed: int = 0, depth_shifts=(2.0, 0.0), per_r
                 axes.imshow(display_rgb(sets[depth_index].images[index], sets[depth_index].bands), origin="lower")
                 if depth_index == 0 and sets[0].masks is not None:
                     mask = sets[0].masks[index]
-                    if (mask & 1).any():
-                        axes.contour(mask & 1, levels=[0.5], colors="orange", linewidths=0.5, origin="lower")
-                    if (mask & 2).any():
-                        axes.contour((mask & 2) > 0, levels=[0.5], colors="cyan", linewidths=0.5, origin="lower")
+                    tidal, companion = mask & MASK_BITS["tidal"], mask & MASK_BITS["companion"]
+                    if tidal.any():
+                        axes.contour(tidal, levels=[0.5], colors="orange", linewidths=0.5, origin="lower")
+                    if companion.any():
+                        axes.contour(companion > 0, levels=[0.5], colors="cyan", linewidths=0.5, origin="lower")
                 depth = recipe.bands[0].depth_mu_lim
                 label = f"mu {depth + depth_shifts[depth_index]:.1f}" if depth is not None else ""
                 axes.set_title(f"z={meta['redshift'][index]:.2f} {label}", fontsize=5)
                 if column == 0 and depth_index == 0:
                     axes.set_ylabel(f"{kind}\n{stage}" if stage else kind.replace("_", " "), fontsize=7)
     figure.suptitle(f"{recipe.name}: mergers by stage, non-mergers by kind; each system deep | shallow (orange: tidal mask, cyan: companion)", fontsize=8)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out)
-    return out
+    return save_figure(figure, out)

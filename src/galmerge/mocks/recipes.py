@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from galmerge.errors import RecipeError
-from galmerge.tomlfiles import read_toml
 from galmerge.mocks.realism.psf import PSF, psf_from_spec
-
+from galmerge.tomlfiles import read_toml
 
 __all__ = ["Band", "Display", "Recipe", "load_recipe", "available_recipes", "RECIPE_DIR"]
 
