@@ -2,18 +2,38 @@
 
 Each loss is a small ``nn.Module`` with DeepMerge II's choices as defaults
 (:mod:`~galmerge.adapt.mmd`, :mod:`~galmerge.adapt.adversarial`, :mod:`~galmerge.adapt.fisher`,
-:mod:`~galmerge.adapt.entropy`, :mod:`~galmerge.adapt.coral`); :mod:`~galmerge.adapt.terms`
-plugs them into training, :mod:`~galmerge.adapt.selection` scores checkpoints without target labels.
+:mod:`~galmerge.adapt.entropy`, :mod:`~galmerge.adapt.coral`); :mod:`~galmerge.adapt.registry`
+names them with their options and builds their training terms (:mod:`~galmerge.adapt.terms`);
+:mod:`~galmerge.adapt.selection` scores checkpoints without target labels.
+
+Names are imported on first use, so the registry (which the command line reads) loads without torch.
 """
 
-from galmerge.adapt.adversarial import DomainAdversarialLoss, DomainClassifier, GradientReversal, ganin_coefficient, reverse_gradient
-from galmerge.adapt.coral import CORALLoss
-from galmerge.adapt.entropy import EntropyLoss, prediction_entropy
-from galmerge.adapt.fisher import FisherLoss
-from galmerge.adapt.mmd import DEEPMERGE_BANDWIDTHS, MMDLoss
-from galmerge.adapt.terms import METHODS, build_loss_terms
+import importlib
 
-__all__ = [
-    "CORALLoss", "DEEPMERGE_BANDWIDTHS", "DomainAdversarialLoss", "DomainClassifier", "EntropyLoss", "FisherLoss",
-    "GradientReversal", "METHODS", "MMDLoss", "build_loss_terms", "ganin_coefficient", "prediction_entropy", "reverse_gradient",
-]
+_LAZY = {
+    "DomainAdversarialLoss": "galmerge.adapt.adversarial",
+    "DomainClassifier": "galmerge.adapt.adversarial",
+    "GradientReversal": "galmerge.adapt.adversarial",
+    "ganin_coefficient": "galmerge.adapt.adversarial",
+    "reverse_gradient": "galmerge.adapt.adversarial",
+    "CORALLoss": "galmerge.adapt.coral",
+    "EntropyLoss": "galmerge.adapt.entropy",
+    "prediction_entropy": "galmerge.adapt.entropy",
+    "FisherLoss": "galmerge.adapt.fisher",
+    "DEEPMERGE_BANDWIDTHS": "galmerge.adapt.mmd",
+    "MMDLoss": "galmerge.adapt.mmd",
+    "METHODS": "galmerge.adapt.registry",
+    "AdaptationMethod": "galmerge.adapt.registry",
+    "build_loss_terms": "galmerge.adapt.registry",
+    "register": "galmerge.adapt.registry",
+    "StepOutputs": "galmerge.adapt.terms",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'galmerge.adapt' has no attribute {name!r}")

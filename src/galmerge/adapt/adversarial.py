@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from galmerge.adapt.registry import DANNOptions
+
 __all__ = ["GradientReversal", "reverse_gradient", "ganin_coefficient", "DomainClassifier", "DomainAdversarialLoss"]
 
 
@@ -73,10 +75,10 @@ class DomainAdversarialLoss(nn.Module):
         (``False``: a constant 1, as in DeepMerge II's code).
     lr_multiplier : float
         Learning-rate factor of the domain classifier (DeepMerge II: ``ad_net_mult_lr``, 0.1 by
-        default, 0.01 in its examples).
+        default, 0.01 in its examples). Defaults come from :class:`~galmerge.adapt.registry.DANNOptions`.
     """
 
-    def __init__(self, feature_dim: int, *, ramp: bool = True, gamma: float = 10.0, lr_multiplier: float = 1.0, hidden: int = 1024):
+    def __init__(self, feature_dim: int, *, ramp: bool = DANNOptions.ramp, gamma: float = 10.0, lr_multiplier: float = DANNOptions.lr_multiplier, hidden: int = 1024):
         super().__init__()
         self.classifier = DomainClassifier(feature_dim, hidden=hidden)
         self.ramp = ramp

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from galmerge.errors import ConfigError
+from galmerge.adapt.registry import FisherOptions
 
 __all__ = ["FisherLoss"]
 
@@ -37,12 +37,19 @@ class FisherLoss(nn.Module):
         Learning-rate factor of the centres (DeepMerge II: 10).
     """
 
-    def __init__(self, feature_dim: int, *, num_classes: int = 2, form: str = "tr", w_intra: float = 0.01, w_inter: float = 1.0, lr_multiplier: float = 10.0, eps: float = 1e-6):
+    def __init__(
+        self,
+        feature_dim: int,
+        *,
+        num_classes: int = 2,
+        form: str = FisherOptions.form,
+        w_intra: float = FisherOptions.w_intra,
+        w_inter: float = FisherOptions.w_inter,
+        lr_multiplier: float = FisherOptions.lr_multiplier,
+        eps: float = 1e-6,
+    ):
         super().__init__()
-        if form not in ("tr", "td"):
-            raise ConfigError(f"Fisher loss form must be 'tr' or 'td', got {form!r}")
-        if w_intra < 0 or w_inter < 0 or (w_intra == 0 and w_inter == 0):
-            raise ConfigError("Fisher loss weights must be >= 0 and not both 0")
+        FisherOptions(form=form, w_intra=w_intra, w_inter=w_inter, lr_multiplier=lr_multiplier)  # the one check of these values
         self.centres = nn.Parameter(torch.randn(num_classes, feature_dim) * 0.01)
         self.form, self.w_intra, self.w_inter, self.eps = form, w_intra, w_inter, eps
         self.lr_multiplier = lr_multiplier

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from galmerge.adapt.registry import MMDOptions
 from galmerge.errors import ConfigError
 
 __all__ = ["MMDLoss", "DEEPMERGE_BANDWIDTHS", "squared_distances"]
@@ -41,7 +42,7 @@ class MMDLoss(nn.Module):
         Clamp the result at >= 0 (DeepMerge II does, with the biased estimator).
     """
 
-    def __init__(self, *, bandwidths=DEEPMERGE_BANDWIDTHS, estimator: str = "biased", clamp: bool = True):
+    def __init__(self, *, bandwidths=DEEPMERGE_BANDWIDTHS, estimator: str = MMDOptions.estimator, clamp: bool = True):
         super().__init__()
         if estimator not in ("biased", "unbiased"):
             raise ConfigError(f"MMD estimator must be 'biased' or 'unbiased', got {estimator!r}")

@@ -1,24 +1,53 @@
-"""Domain-adaptation losses as training terms: each is called with one step's outputs.
+"""Domain-adaptation losses as training terms: each is called with one step's outputs (:class:`StepOutputs`).
 
 A term returns its weighted loss and may leave monitoring values in ``last_metrics`` (logged as
 ``train_<term>_<name>``); trainable parameters (the domain classifier, the Fisher centres) are
-optimised at ``lr`` times the term's ``lr_multiplier``.
+optimised at ``lr`` times the term's ``lr_multiplier``. Terms are built by name from the
+registry (:func:`galmerge.adapt.registry.build_loss_terms`) and added to the task loss by
+:func:`galmerge.training.losses.step_loss`, in Lightning training and in fine-tuning alike.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import torch
 from torch import nn
 
 from galmerge.adapt.adversarial import DomainAdversarialLoss
 from galmerge.adapt.coral import CORALLoss
 from galmerge.adapt.entropy import EntropyLoss
 from galmerge.adapt.fisher import FisherLoss
-from galmerge.adapt.mmd import DEEPMERGE_BANDWIDTHS, MMDLoss
+from galmerge.adapt.mmd import MMDLoss
+from galmerge.adapt.registry import EntropyOptions
 from galmerge.errors import ConfigError
 
-__all__ = ["MMDTerm", "DANNTerm", "CORALTerm", "FisherTerm", "EntropyTerm", "build_loss_terms", "METHODS"]
+__all__ = ["StepOutputs", "MMDTerm", "DANNTerm", "CORALTerm", "FisherTerm", "EntropyTerm"]
 
-METHODS = ("none", "mmd", "dann", "coral")
+
+@dataclass
+class StepOutputs:
+    """What one training step computed, as loss terms see it.
+
+    The source and target images go through the network in one forward pass (so BatchNorm
+    sees both domains, as in DeepMerge II); the halves are split here.
+
+    Attributes
+    ----------
+    features_source, logits_source : Tensor
+    labels_source : Tensor of int64
+    features_target, logits_target : Tensor or None
+        ``None`` without a target stream.
+    progress : float
+        Fraction of all planned optimiser steps done, in [0, 1] (for schedules such as DANN's).
+    """
+
+    features_source: torch.Tensor
+    logits_source: torch.Tensor
+    labels_source: torch.Tensor
+    features_target: torch.Tensor | None
+    logits_target: torch.Tensor | None
+    progress: float
 
 
 def _need_target(outputs, name):
@@ -74,31 +103,10 @@ class FisherTerm(nn.Module):
 class EntropyTerm(nn.Module):
     """Entropy of the predictions on the source and target halves together."""
 
-    def __init__(self, *, weight: float = 0.05):
+    def __init__(self, *, weight: float = EntropyOptions.weight):
         super().__init__()
         self.weight, self.loss, self.last_metrics = weight, EntropyLoss(), {}
 
     def forward(self, outputs):
-        import torch
-
         logits = outputs.logits_source if outputs.logits_target is None else torch.cat([outputs.logits_source, outputs.logits_target])
         return self.weight * self.loss(logits)
-
-
-def build_loss_terms(config, *, feature_dim: int) -> dict[str, nn.Module]:
-    """The loss terms a training configuration asks for (an empty dict for plain supervised training)."""
-    if config.method not in METHODS:
-        raise ConfigError(f"method must be one of {METHODS}, got {config.method!r}")
-    terms: dict[str, nn.Module] = {}
-    if config.method == "mmd":
-        bandwidths = "median" if config.mmd_bandwidths == "median" else DEEPMERGE_BANDWIDTHS
-        terms["mmd"] = MMDTerm(weight=config.transfer_weight, bandwidths=bandwidths, estimator=config.mmd_estimator, clamp=config.mmd_estimator == "biased")
-    elif config.method == "dann":
-        terms["dann"] = DANNTerm(feature_dim, weight=config.transfer_weight, ramp=config.dann_ramp, lr_multiplier=config.dann_lr_multiplier)
-    elif config.method == "coral":
-        terms["coral"] = CORALTerm(weight=config.transfer_weight)
-    if config.fisher:
-        terms["fisher"] = FisherTerm(feature_dim, form=config.fisher_form, w_intra=config.fisher_w_intra, w_inter=config.fisher_w_inter, lr_multiplier=config.fisher_lr_multiplier)
-    if config.entropy:
-        terms["entropy"] = EntropyTerm(weight=config.entropy_weight)
-    return terms

@@ -1,19 +1,29 @@
-"""Networks: the DeepMerge CNN, ResNet18, a registry by name, and saved trained models."""
+"""Networks: the DeepMerge CNN, ResNet18, a registry by name, and saved trained models.
 
-from galmerge.models.deepmerge import DeepMerge
-from galmerge.models.registry import available_models, build_model, default_input_size
-from galmerge.models.resnet import ResNet18, load_torchvision_weights
-from galmerge.models.trained import MODEL_FILENAME, ModelSpec, TrainedModel, load_state_dict_file
+Names are imported on first use, so the registry of model names loads without torch.
+"""
 
-__all__ = [
-    "DeepMerge",
-    "MODEL_FILENAME",
-    "ModelSpec",
-    "ResNet18",
-    "TrainedModel",
-    "available_models",
-    "build_model",
-    "default_input_size",
-    "load_state_dict_file",
-    "load_torchvision_weights",
-]
+import importlib
+
+_LAZY = {
+    "DeepMerge": "galmerge.models.deepmerge",
+    "ResNet18": "galmerge.models.resnet",
+    "load_torchvision_weights": "galmerge.models.resnet",
+    "available_models": "galmerge.models.registry",
+    "build_model": "galmerge.models.registry",
+    "default_input_size": "galmerge.models.registry",
+    "MODEL_FILENAME": "galmerge.models.trained",
+    "ModelSpec": "galmerge.models.trained",
+    "Prediction": "galmerge.models.trained",
+    "TrainedModel": "galmerge.models.trained",
+    "load_state_dict_file": "galmerge.models.trained",
+    "TorchBackend": "galmerge.models.inference",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'galmerge.models' has no attribute {name!r}")

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-from torch import nn
+from typing import TYPE_CHECKING
 
 from galmerge.errors import ConfigError
 
-__all__ = ["build_model", "available_models", "default_input_size"]
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["build_model", "available_models", "default_input_size", "MODELS"]
 
 
-def _registry() -> dict[str, type[nn.Module]]:
-    from galmerge.models.deepmerge import DeepMerge
-    from galmerge.models.resnet import ResNet18
-
-    return {"deepmerge": DeepMerge, "resnet18": ResNet18}
+# Name -> "module:class"; classes are imported when a model is built, so listing the names needs no torch.
+MODELS = {"deepmerge": "galmerge.models.deepmerge:DeepMerge", "resnet18": "galmerge.models.resnet:ResNet18"}
 
 
 def available_models() -> list[str]:
-    return sorted(_registry())
+    return sorted(MODELS)
 
 
 def _model_class(name: str) -> type[nn.Module]:
-    registry = _registry()
-    if name not in registry:
-        raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(sorted(registry))}")
-    return registry[name]
+    import importlib
+
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
+    module, cls = MODELS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 def default_input_size(name: str) -> int:

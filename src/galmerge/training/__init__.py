@@ -1,19 +1,25 @@
-"""Training: configuration, the LightningModule, in-memory batches, run directories.
+"""Training: configuration sections, the LightningModule, the loss composition, in-memory batches, fine-tuning.
 
-``MergerClassifier`` and ``StepOutputs`` (which need Lightning, a ~2 s import) are loaded on
-first use, so that :func:`train` can import Lightning in the background while it checks the data.
+Names are imported on first use: the configuration (which the command line reads) loads without
+torch, and :func:`train` can import Lightning in the background while it checks the data.
 """
 
 import importlib
 
-from galmerge.training.batches import InMemoryBatches
-from galmerge.training.config import TrainConfig
-from galmerge.training.rundir import RunFiles, new_run_directory
-from galmerge.training.train import TrainingResult, train
+_LAZY = {
+    "InMemoryBatches": "galmerge.training.batches",
+    "TrainConfig": "galmerge.training.config",
+    "FinetuneOptions": "galmerge.training.config",
+    "LabelledBatch": "galmerge.training.losses",
+    "step_loss": "galmerge.training.losses",
+    "MergerClassifier": "galmerge.training.module",
+    "StepOutputs": "galmerge.adapt.terms",
+    "TrainingResult": "galmerge.training.train",
+    "train": "galmerge.training.train",
+    "finetune": "galmerge.training.finetune",
+}
 
-_LAZY = {"MergerClassifier": "galmerge.training.module", "StepOutputs": "galmerge.training.module"}
-
-__all__ = ["InMemoryBatches", "MergerClassifier", "RunFiles", "StepOutputs", "TrainConfig", "TrainingResult", "new_run_directory", "train"]
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name):

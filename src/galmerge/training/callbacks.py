@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import sys
 import time
 from pathlib import Path
 
 import lightning.pytorch as pl
 
-__all__ = ["EpochHistory", "HISTORY_COLUMNS"]
+__all__ = ["EpochHistory", "EpochLines", "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_roc_auc", "val_accuracy", "lr", "epoch_time_s")
 
@@ -48,3 +49,17 @@ class EpochHistory(pl.Callback):
             if new_file:
                 writer.writeheader()
             writer.writerow(row)
+
+
+class EpochLines(pl.Callback):
+    """One line per epoch on standard error (progress where no terminal shows a bar): losses and validation metrics."""
+
+    def __init__(self, stream=None):
+        self.stream = stream
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.sanity_checking or trainer.global_rank != 0:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        shown = ", ".join(f"{name} {metrics[name]:.4f}" for name in ("train_loss", "val_loss", "val_roc_auc") if name in metrics)
+        print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {shown}", file=self.stream or sys.stderr, flush=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
 
 import lightning.pytorch as pl
 import torch
@@ -12,40 +11,11 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
+from galmerge.adapt.terms import StepOutputs
 from galmerge.models.registry import build_model
+from galmerge.training.losses import LabelledBatch, balanced_class_weights, step_loss
 
 __all__ = ["MergerClassifier", "StepOutputs", "balanced_class_weights", "deepmerge_cycle_factor", "one_cycle_factor"]
-
-
-def balanced_class_weights(labels) -> torch.Tensor:
-    """Cross-entropy weights N / (2 N_class) for 0/1 labels, so both classes weigh the same; 0 for an absent class."""
-    counts = torch.bincount(torch.as_tensor(labels, dtype=torch.int64), minlength=2).double()
-    return torch.where(counts > 0, counts.sum() / (2 * counts.clamp(min=1)), torch.zeros(2, dtype=torch.float64)).float()
-
-
-@dataclass
-class StepOutputs:
-    """What one training step computed, as extra loss terms see it.
-
-    The source and target images go through the network in one forward pass (so BatchNorm
-    sees both domains, as in DeepMerge II); the halves are split here.
-
-    Attributes
-    ----------
-    features_source, logits_source : Tensor
-    labels_source : Tensor of int64
-    features_target, logits_target : Tensor or None
-        ``None`` without a target stream.
-    progress : float
-        Fraction of all planned optimiser steps done, in [0, 1] (for schedules such as DANN's).
-    """
-
-    features_source: torch.Tensor
-    logits_source: torch.Tensor
-    labels_source: torch.Tensor
-    features_target: torch.Tensor | None
-    logits_target: torch.Tensor | None
-    progress: float
 
 
 def one_cycle_factor(step: int, *, total_steps: int, warmup_fraction: float = 0.3, start: float = 0.1, end: float = 1e-3) -> float:
@@ -92,8 +62,8 @@ class MergerClassifier(pl.LightningModule):
         Cross-entropy weights of non-mergers and mergers.
     loss_terms : dict of str to nn.Module, optional
         Extra losses, each called as ``term(outputs: StepOutputs) -> Tensor`` and added to the
-        task loss. A term's trainable parameters are optimised too, at ``lr`` times its
-        ``lr_multiplier`` attribute (default 1).
+        task loss by :func:`galmerge.training.losses.step_loss`. A term's trainable parameters
+        are optimised too, at ``lr`` times its ``lr_multiplier`` attribute (default 1).
     """
 
     def __init__(
@@ -132,29 +102,9 @@ class MergerClassifier(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         images, labels = batch["source"]
-        target = batch.get("target")
-        n_source = len(images)
-        features, logits = self.model(images if target is None else torch.cat([images, target]))
-        task_loss = F.cross_entropy(logits[:n_source], labels, weight=self.class_weights)
-        loss = task_loss
-        logged = {"train_task_loss": task_loss}
-        if len(self.loss_terms):
-            outputs = StepOutputs(
-                features_source=features[:n_source],
-                logits_source=logits[:n_source],
-                labels_source=labels,
-                features_target=None if target is None else features[n_source:],
-                logits_target=None if target is None else logits[n_source:],
-                progress=self.progress,
-            )
-            for name, term in self.loss_terms.items():
-                value = term(outputs)
-                logged[f"train_{name}_loss"] = value
-                for key, metric in getattr(term, "last_metrics", {}).items():
-                    logged[f"train_{name}_{key}"] = metric
-                loss = loss + value
-        logged["train_loss"] = loss
-        self.log_dict(logged, on_step=False, on_epoch=True, batch_size=n_source, sync_dist=True)
+        source = LabelledBatch(images, labels, self.class_weights)
+        loss, logged = step_loss(self.model, source, target=batch.get("target"), terms=self.loss_terms, progress=self.progress)
+        self.log_dict({f"train_{name}": value for name, value in logged.items()}, on_step=False, on_epoch=True, batch_size=len(images), sync_dist=True)
         return loss
 
     def on_validation_epoch_start(self):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -9,41 +10,51 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProg
 from torch import nn
 
 from galmerge.errors import CheckpointError, ModelMismatchError
-from galmerge.training.callbacks import EpochHistory
+from galmerge.runs import Run
+from galmerge.training.callbacks import EpochHistory, EpochLines
 from galmerge.training.config import MONITOR_MODES, TrainConfig
-from galmerge.training.rundir import RunFiles
 
 __all__ = ["make_trainer", "initialise_weights"]
 
 
-def make_trainer(config: TrainConfig, run_dir: Path, *, progress: bool = True, extra_callbacks=()) -> tuple[pl.Trainer, ModelCheckpoint]:
-    """A Trainer that keeps the best checkpoint by ``config.monitor`` and the last one for resuming."""
+def make_trainer(config: TrainConfig, run: Run, *, progress: bool = True, extra_callbacks=()) -> tuple[pl.Trainer, ModelCheckpoint]:
+    """A Trainer that keeps the best checkpoint by ``config.selection.monitor`` and the last one for resuming.
+
+    Early stopping watches the same monitor (patience ``config.selection.early_stopping_patience``).
+    Progress: a bar on a terminal, else one line per epoch (:class:`~galmerge.training.callbacks.EpochLines`).
+    """
+    selection = config.selection
+    mode = MONITOR_MODES[selection.monitor]
     checkpoint = ModelCheckpoint(
-        dirpath=run_dir / RunFiles.checkpoints,
+        dirpath=run.checkpoints,
         filename="best",
-        monitor=config.monitor,
-        mode=MONITOR_MODES[config.monitor],
+        monitor=selection.monitor,
+        mode=mode,
         save_top_k=1,
         save_last=True,
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    callbacks: list[pl.Callback] = [checkpoint, EpochHistory(run_dir / RunFiles.history), *extra_callbacks]
-    if config.early_stopping_patience > 0:
-        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=config.early_stopping_patience))
-    if progress:
+    callbacks: list[pl.Callback] = [checkpoint, EpochHistory(run.history), *extra_callbacks]
+    if selection.early_stopping_patience > 0:
+        callbacks.append(EarlyStopping(monitor=selection.monitor, mode=mode, patience=selection.early_stopping_patience))
+    terminal = progress and sys.stderr.isatty()
+    if terminal:
         callbacks.append(TQDMProgressBar(refresh_rate=5))
+    elif progress:
+        callbacks.append(EpochLines())
+    hardware = config.hardware
     trainer = pl.Trainer(
-        max_epochs=config.epochs,
-        accelerator=config.accelerator,
-        devices=config.devices,
-        precision=config.precision,
+        max_epochs=config.optimisation.epochs,
+        accelerator=hardware.accelerator,
+        devices=hardware.devices,
+        precision=hardware.precision,
         logger=False,
         callbacks=callbacks,
-        enable_progress_bar=progress,
+        enable_progress_bar=terminal,
         enable_model_summary=progress,
         num_sanity_val_steps=0,
-        default_root_dir=run_dir,
+        default_root_dir=run.path,
     )
     return trainer, checkpoint
 
@@ -60,21 +71,18 @@ def initialise_weights(model: nn.Module, path, *, architecture: str) -> None:
         A checkpoint of another architecture, or weights of other shapes (e.g. another band count).
     """
     from galmerge.models.resnet import load_torchvision_weights
-    from galmerge.models.trained import _model_path, load_state_dict_file, read_model_file
+    from galmerge.models.trained import load_state_dict_file, model_file_path, read_model_file
 
     path = Path(path)
     if path.is_dir() or path.suffix == ".safetensors":
-        model_file = _model_path(path)
+        model_file = model_file_path(path)
         spec, state = read_model_file(model_file)
         if spec.architecture != architecture:
             raise ModelMismatchError(f"{model_file}: a checkpoint of another architecture ({spec.architecture}, not {architecture})")
     else:
         state = load_state_dict_file(path)
         if architecture == "resnet18" and "layer1.0.conv1.weight" in state and "bottleneck.weight" not in state:
-            try:
-                load_torchvision_weights(model, state)
-            except ValueError as error:
-                raise ModelMismatchError(f"{path}: {error}") from None
+            load_torchvision_weights(model, state, source=str(path))
             return
     own = model.state_dict()
     foreign = sorted(set(state) ^ set(own))
