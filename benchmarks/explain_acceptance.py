@@ -50,7 +50,8 @@ def main():
 
     from galmerge.explain import explain_run
     from galmerge.mocks.benchmarks import make_benchmark
-    from galmerge.training import TrainConfig, train
+    from galmerge.pipeline import train_and_evaluate
+    from galmerge.training import TrainConfig
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.out or Path(scratch)
@@ -58,13 +59,13 @@ def main():
         manifest = make_benchmark("sim2sim", folder / "sim2sim", n=args.n, seed=0, workers=args.workers, overwrite=True)
         drawn = time.perf_counter()
         config = TrainConfig(model="deepmerge", epochs=args.epochs, seed=0, early_stopping_patience=0, n_bootstrap=200)
-        result = train(manifest["files"]["source"], config=config, out=folder / "run", overwrite=True, progress=False)
+        result = train_and_evaluate(manifest["files"]["source"], config=config, out=folder / "run", overwrite=True, progress=False)
         trained = time.perf_counter()
-        print(f"mocks {drawn - started:.0f} s, training {trained - drawn:.0f} s; source test ROC-AUC {result.metrics['test']['roc_auc']['value']:.3f}")
+        print(f"mocks {drawn - started:.0f} s, training {trained - drawn:.0f} s; source test ROC-AUC {result.record.test.roc_auc.format()}")
         reports = {}
         for domain in ("source", "target"):
             began = time.perf_counter()
-            reports[domain] = explain_run(result.run_dir, manifest["files"][domain], sanity=True, concepts="metadata", seed=0, progress=False)
+            reports[domain] = explain_run(result.run_dir, manifest["files"][domain], sanity=True, concepts="metadata", seed=0, progress=False).to_dict()
             print_report(f"{domain} ({time.perf_counter() - began:.0f} s)", reports[domain])
         (folder / "acceptance.json").write_text(json.dumps(reports, indent=2))
         print(f"\ntotal {time.perf_counter() - started:.0f} s; figures in {result.run_dir / 'explain'}")

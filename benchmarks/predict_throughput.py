@@ -67,13 +67,13 @@ def main():
         for name in backends:
             runner = make_backend(trained.model, backend=name, input_shape=(3, 75, 75))
             runner.logits(batch)  # warm-up (and ONNX export, cached)
-            rate = median_rate(len(batch), lambda: runner.logits(batch), args.repeats * 3)
+            rate = median_rate(len(batch), lambda: runner.logits(batch), args.repeats * 3)  # noqa: B023 (called at once)
             print(f"{'raw forward, in-memory batch of 1024, ' + name:52s} {rate:9.0f}")
         counter = iter(range(10**6))
         for name in backends:
 
             def end_to_end():
-                predict_catalog_file(folder / "model.safetensors", folder / "cutouts.h5", out=folder / f"catalog{next(counter)}.ecsv", backend=name, progress=False)
+                predict_catalog_file(folder / "model.safetensors", folder / "cutouts.h5", out=folder / f"catalog{next(counter)}.ecsv", backend=name, progress=False)  # noqa: B023
 
             end_to_end()  # warm-up: ONNX export cached, file in the page cache
             rate = median_rate(args.n, end_to_end, args.repeats)

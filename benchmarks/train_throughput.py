@@ -53,7 +53,7 @@ with open(result.run_dir / "history.csv") as handle:
     epochs = [float(r["epoch_time_s"]) for r in csv.DictReader(handle)]
 print(json.dumps({"epochs_s": epochs, "startup_s": FirstStep.first - t_process,
                   "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-                  "n_train": result.metrics["n_images"]["train"]}))
+                  "n_train": result.record.n_images["train"]}))
 """
 
 PLAIN_CHILD = r"""
@@ -125,7 +125,7 @@ def write_images(path: Path, n: int, seed: int) -> None:
 def adaptation_main(args, folder: Path, data: str) -> None:
     import numpy as np
 
-    from galmerge.evaluation.experiment import DEFAULT_METHODS  # noDA, MMD, DANN, each with Fisher + entropy
+    from galmerge.pipeline.experiment import DEFAULT_METHODS  # noDA, MMD, DANN, each with Fisher + entropy
 
     write_images(folder / "target.npy", args.n, seed=1)
     print(f"{args.n} source + {args.n} unlabelled target images of 3x75x75, batch 128 + 128, {args.epochs} epochs per run, "

@@ -1,7 +1,9 @@
 """galmerge: find merging galaxies in telescope images with CNNs.
 
-The public API lives in the subpackages (``galmerge.data``, ``galmerge.models``,
-``galmerge.training``, ``galmerge.evaluation``, ``galmerge.catalog``); the most used names are
+The public API lives in the subpackages, lowest layer first: ``galmerge.data`` and
+``galmerge.runs``; ``galmerge.mocks``, ``galmerge.models``, ``galmerge.adapt``;
+``galmerge.training``, ``galmerge.catalog``, ``galmerge.evaluation``, ``galmerge.explain``;
+``galmerge.pipeline`` (what each command does) and ``galmerge.report``. The most used names are
 also available here, imported on first use so that ``import galmerge`` (and ``galmerge --help``)
 stays fast.
 """
@@ -20,9 +22,11 @@ _LAZY = {
     "Preprocessor": "galmerge.data",
     "build_model": "galmerge.models",
     "TrainedModel": "galmerge.models",
+    "Run": "galmerge.runs",
     "TrainConfig": "galmerge.training",
     "train": "galmerge.training",
-    "evaluate_run": "galmerge.evaluation",
+    "train_and_evaluate": "galmerge.pipeline",
+    "evaluate_run": "galmerge.pipeline",
     "score_predictions": "galmerge.evaluation",
     "predict_catalog": "galmerge.catalog",
     "predict_proba": "galmerge.catalog",

@@ -1,7 +1,9 @@
-"""The ``galmerge`` command: a thin shell where every subcommand calls one library function.
+"""The ``galmerge`` command: a thin shell where every subcommand parses its arguments and calls one library function.
 
-Heavy libraries (torch, lightning, astropy) are imported inside the subcommands, so
-``galmerge --help`` answers at once.
+The training options are generated from the configuration sections and the registry of
+adaptation methods (:func:`galmerge.training.config.add_train_arguments`). Heavy libraries
+(torch, lightning, astropy) are imported inside the subcommands, so ``galmerge --help`` answers
+at once.
 """
 
 from __future__ import annotations
@@ -20,62 +22,42 @@ def _split_bands(text):
     return None if text is None else [b.strip() for b in text.split(",") if b.strip()]
 
 
-def _train_overrides(args) -> dict:
-    values = {
-        "model": args.model, "epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size,
-        "lr": args.lr, "input_size": args.input_size, "stretch": args.stretch, "accelerator": args.accelerator,
-        "early_stopping_patience": args.patience, "lr_schedule": args.lr_schedule, "monitor": args.monitor,
-        "method": args.method, "transfer_weight": args.transfer_weight, "entropy_weight": args.entropy_weight,
-        "fisher_w_intra": args.fisher_w_intra, "fisher_w_inter": args.fisher_w_inter, "dann_lr_multiplier": args.dann_lr_multiplier,
-    }
-    if args.no_augment:
-        values["augment"] = False
-    if args.fisher:
-        values["fisher"] = True
-    if args.entropy:
-        values["entropy"] = True
-    return {k: v for k, v in values.items() if v is not None}
-
-
 def cmd_train(args) -> int:
-    from galmerge.training import TrainConfig, train
+    from galmerge.pipeline import train_and_evaluate
+    from galmerge.training.config import TrainConfig, train_overrides
 
-    overrides = _train_overrides(args)
+    overrides = train_overrides(args)
+    common = {"target": args.target, "progress": not args.quiet}
     if args.resume is not None:
-        config = TrainConfig(epochs=overrides["epochs"]) if "epochs" in overrides else None
-        result = train(args.source, target=args.target, config=config, resume=args.resume, progress=not args.quiet)
+        result = train_and_evaluate(args.source, resume=args.resume, overrides=overrides, **common)
     else:
-        if args.source is None:
-            from galmerge.errors import ConfigError
-
-            raise ConfigError("train needs --source DATA (or --resume RUN)")
         config = TrainConfig.from_toml(args.config, **overrides) if args.config else TrainConfig.from_dict(overrides, source="command line")
-        result = train(args.source, target=args.target, config=config, out=args.out, overwrite=args.overwrite, init_from=args.init_from, progress=not args.quiet)
+        result = train_and_evaluate(args.source, config=config, out=args.out, overwrite=args.overwrite, init_from=args.init_from, **common)
     print(f"run directory: {result.run_dir}")
-    for name, title in (("test", "source test split"), ("target_test", "target test split")):
-        if name in result.metrics:
-            print(f"{title}: {_summary(result.metrics[name])}")
+    for evaluation, title in ((result.record.test, "source test split"), (result.record.target_test, "target test split")):
+        if evaluation is not None:
+            print(f"{title}: {evaluation.summary()}")
     return 0
 
 
 def cmd_finetune(args) -> int:
-    from galmerge.training.finetune import FinetuneOptions, finetune_curve
+    from galmerge.pipeline import finetune_curve
+    from galmerge.training.config import FinetuneOptions
 
-    ks = [int(k) for k in str(args.n_labels).split(",")]
-    options = FinetuneOptions(mode="head" if args.head_only else "full", lr=args.lr, layer_decay=args.layer_decay, epochs=args.epochs, seed=args.seed, with_adaptation=args.with_adaptation)
-    curve = finetune_curve(args.run, args.target_labelled, n_labels=ks, out=args.out, options=options, progress=not args.quiet)
-    print(f"wrote {curve['path']}/finetune.json and finetune_curve.png ({curve['n_evaluation']} evaluation images, {curve['n_evaluation_mergers']} mergers)")
+    options = FinetuneOptions(**{name: value for name, value in vars(args).items() if name in FinetuneOptions.__dataclass_fields__})
+    curve = finetune_curve(args.run, args.target_labelled, n_labels=[int(k) for k in str(args.n_labels).split(",")], out=args.out, overwrite=args.overwrite, options=options, progress=not args.quiet)
+    print(f"wrote {curve.path}/{curve.FILENAME} and {curve.FIGURE} ({curve.n_evaluation} evaluation images, {curve.n_evaluation_mergers} mergers)")
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    from galmerge.evaluation import evaluate_run
+    from galmerge.pipeline import evaluate_run
 
-    report = evaluate_run(args.run, args.data, out=args.out, overwrite=args.overwrite, backend=args.backend, n_bootstrap=args.bootstrap, progress=not args.quiet)
-    print(_summary(report))
-    if report["n_excluded"]:
-        print(f"excluded {report['n_excluded']} images the run trained or validated on")
-    print(f"metrics written to {report['path']}")
+    evaluation = evaluate_run(args.run, args.data, out=args.out, overwrite=args.overwrite, backend=args.backend, n_bootstrap=args.bootstrap, progress=not args.quiet)
+    print(evaluation.summary())
+    if evaluation.n_excluded:
+        print(f"excluded {evaluation.n_excluded} images the run trained or validated on")
+    print(f"metrics written to {evaluation.path}")
     return 0
 
 
@@ -83,33 +65,13 @@ def cmd_explain(args) -> int:
     from galmerge.explain import explain_run
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    report = explain_run(
+    explanation = explain_run(
         args.run, args.data, out=args.out, overwrite=args.overwrite, methods=methods, n_images=args.n, layer=args.layer,
         baseline=args.baseline, sanity=args.sanity, concepts=args.tcav, tcav_runs=args.tcav_runs, compare=args.compare,
         seed=args.seed, progress=not args.quiet,
     )
-    print(_explain_summary(report))
+    print(explanation.summary())
     return 0
-
-
-def _explain_summary(report: dict) -> str:
-    classes = report["images"]["class"]
-    lines = [f"explained {len(classes)} images ({sum(classes)} mergers) of {report['data']} with {', '.join(report['methods'])}"]
-    if report["n_excluded"]:
-        lines.append(f"excluded {report['n_excluded']} images the run trained or validated on")
-    if "dead_filters" in report:
-        lines.append("dead filters: " + ", ".join(f"{r['layer']} {len(r['dead'])}/{r['n_filters']}" for r in report["dead_filters"]))
-    for feature, methods in report.get("mask_scores", {}).items():
-        lines.append(f"{feature} mask (share of |attribution| inside / pointing game; shuffled masks in brackets):")
-        for method, entry in methods.items():
-            lines.append(f"  {method:<16} {entry['share_in_mask']:.3f} ({entry['shuffled_share_in_mask']:.3f})  {entry['pointing_game']:.3f} ({entry['shuffled_pointing_game']:.3f})  n={entry['n_images']}")
-    for mode, check in report.get("randomisation", {}).items():
-        finals = ", ".join(f"{m} {v:.2f}" for m, v in check["final_spearman_abs"].items())
-        lines.append(f"{mode} randomisation, Spearman |map| after: {finals}; flagged: {', '.join(check['flagged']) or 'none'}")
-    if "tcav" in report:
-        lines.append(f"TCAV significant concepts (merger class): {', '.join(report['tcav']['significant']) or 'none'}")
-    lines.append(f"figures and explain.json in {Path(report['path']).parent}")
-    return "\n".join(lines)
 
 
 def cmd_predict(args) -> int:
@@ -145,8 +107,7 @@ def cmd_mock(args) -> int:
 
         manifest = make_benchmark(args.benchmark, args.out, n=args.n, seed=args.seed, workers=args.workers, progress=not args.quiet, overwrite=args.overwrite, shared_data=args.shared_data)
         for domain, check in manifest["leak_check"].items():
-            verdict = "ok" if check["passed"] else "LEAKS"
-            print(f"{domain}: leak check ROC-AUC {check['roc_auc']:.3f} (<= {check['threshold']}: {verdict})")
+            print(f"{domain}: leak check ROC-AUC {check['roc_auc']:.3f} (<= {check['threshold']}: {'ok' if check['passed'] else 'LEAKS'})")
         print(f"wrote {args.out}/manifest.json")
         return 0
     if args.recipe is None:
@@ -156,83 +117,49 @@ def cmd_mock(args) -> int:
 
         print(f"wrote {render_montage(args.recipe, args.out, seed=args.seed, workers=args.workers, progress=not args.quiet)}")
         return 0
-    from galmerge.mocks import MockOptions, generate_mocks, load_recipe
-    from galmerge.mocks.benchmarks import leak_check
+    from galmerge.pipeline import write_mock_set
 
-    recipe = load_recipe(args.recipe)
-    if args.pristine:
-        recipe = recipe.replace(noise=False, background_sources=False)
-    if args.out.exists() and not args.overwrite:
-        raise ConfigError(f"{args.out}: already exists; choose another --out or pass --overwrite")
-    mocks = generate_mocks(recipe, args.n, seed=args.seed, options=MockOptions(match=not args.no_match, flybys=args.flybys), workers=args.workers, progress=not args.quiet)
-    path = mocks.save(args.out, overwrite=args.overwrite)
-    print(f"wrote {mocks!r} to {path}")
-    print(f"KS statistics mergers vs non-mergers: {mocks.meta.meta['ks_statistics']}")
-    check = leak_check(mocks, seed=args.seed)
-    print(f"leak check (flux, size, concentration, colour): ROC-AUC {check['roc_auc']:.3f} ({'ok' if check['passed'] else 'above 0.70: the mocks leak the label'})")
+    result = write_mock_set(args.recipe, args.out, n=args.n, seed=args.seed, pristine=args.pristine, match=not args.no_match, flybys=args.flybys, workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)
+    print(result.summary())
     return 0
 
 
 def cmd_observe(args) -> int:
-    from astropy.io import fits
+    from galmerge.pipeline import write_observed_fits
 
-    from galmerge.mocks import observe_fits
-
-    stamp = observe_fits(args.image, recipe=args.recipe, redshift=args.redshift, units=args.units, seed=args.seed)
-    if args.out.exists() and not args.overwrite:
-        from galmerge.errors import OutputExistsError
-
-        raise OutputExistsError(f"{args.out}: already exists; choose another --out or pass --overwrite")
-    header = fits.Header({"PIXSCALE": stamp.pixel_scale_arcsec, "BUNIT": "nanomaggy" if stamp.bands[0] != "R" else "RGB 0-1"})
-    for i, band in enumerate(stamp.bands):
-        header[f"BAND{i + 1}"] = band
-    fits.PrimaryHDU(stamp.images, header=header).writeto(args.out, overwrite=args.overwrite)
-    print(f"wrote {args.out}: {stamp.images.shape[0]} bands of {stamp.images.shape[1]}x{stamp.images.shape[2]} px at {stamp.pixel_scale_arcsec:.4f} arcsec/px")
+    print(write_observed_fits(args.image, args.out, recipe=args.recipe, redshift=args.redshift, units=args.units, seed=args.seed, overwrite=args.overwrite))
     return 0
 
 
 def cmd_experiment(args) -> int:
-    from galmerge.evaluation.experiment import run_experiment, table_rows
+    from galmerge.pipeline import run_experiment
 
-    record = run_experiment(args.config, args.out, workers=args.workers, progress=not args.quiet)
-    header, rows = table_rows(record)
-    keep = [0] + [header.index(c) for c in ("source roc_auc", "target roc_auc", "target pr_auc", "gap closure", "epoch s")]
-    for row in [header] + rows:
-        print("  ".join(f"{row[i]:>16s}" if i else f"{row[i]:26s}" for i in keep))
-    print(f"report: {record['report']}")
+    record = run_experiment(args.config, args.out, overwrite=args.overwrite, workers=args.workers, progress=not args.quiet)
+    header, rows = record.table("transfer")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(row, widths))))
+    print(f"report: {record.report}")
     return 0
 
 
 def cmd_report(args) -> int:
     from galmerge.report import write_report
 
-    print(f"wrote {write_report(args.path, out=args.out)}")
+    print(f"wrote {write_report(args.path, out=args.out, overwrite=args.overwrite)}")
     return 0
 
 
 def cmd_demo(args) -> int:
-    from galmerge.demo import run_demo
+    from galmerge.pipeline import run_demo
 
-    run_demo(out=args.out, n_per_domain=args.n, epochs=args.epochs, workers=args.workers, progress=not args.quiet)
+    run_demo(out=args.out, overwrite=args.overwrite, n_per_domain=args.n, epochs=args.epochs, workers=args.workers, progress=not args.quiet)
     return 0
-
-
-def _summary(report: dict) -> str:
-    def fmt(entry):
-        low, high = entry.get("ci95", [float("nan")] * 2)
-        return f"{entry['value']:.3f} [{low:.3f}, {high:.3f}]"
-
-    lines = [f"n = {report['n']} ({report['n_mergers']} mergers); values with 95% bootstrap intervals"]
-    for name in ("roc_auc", "pr_auc", "brier"):
-        lines.append(f"  {name:<10} {fmt(report[name])}")
-    for name, entry in report["thresholds"].items():
-        metrics = ", ".join(f"{m} {entry[m]['value']:.3f}" for m in ("accuracy", "precision", "recall", "f1"))
-        lines.append(f"  at p >= {entry['threshold']:.3f} ({name}): {metrics}")
-    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from galmerge import __version__
+    from galmerge.training.config import add_finetune_arguments, add_train_arguments
 
     parser = argparse.ArgumentParser(prog="galmerge", description="Find merging galaxies in telescope images with CNNs.")
     parser.add_argument("--version", action="version", version=f"galmerge {__version__}")
@@ -242,55 +169,31 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         return p
 
-    train = common(sub.add_parser("train", help="train a classifier and evaluate it on its test split", description="Train on labelled data (split 70/10/20 by --seed), keep the best checkpoint by validation ROC-AUC, and score the held-out test split."))
+    train = common(sub.add_parser("train", help="train a classifier and evaluate it on its test split", description="Train on labelled data (split 70/10/20 by --seed), keep the best checkpoint by --monitor, and score the held-out test split. Options are grouped as in TrainConfig's sections; defaults in brackets."))
     train.add_argument("--source", help=f"labelled training {DATA_HELP}")
-    train.add_argument("--model", help="deepmerge (default) or resnet18")
+    train.add_argument("--target", help=f"images of the domain to adapt to (target labels are never used for training): {DATA_HELP}")
     train.add_argument("--config", type=Path, help="TOML file of training options (see TrainConfig); command-line options win")
     train.add_argument("--out", type=Path, help="new run directory (default runs/<time>-<model>)")
     train.add_argument("--overwrite", action="store_true", help="replace --out if it is an earlier run")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--seed", type=int, help="fixes split, initialisation, data order (default 0)")
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float, help="peak learning rate")
-    train.add_argument("--lr-schedule", choices=["one-cycle", "deepmerge-cycle", "constant"])
-    train.add_argument("--input-size", type=int, help="network input side in pixels (default 75)")
-    train.add_argument("--stretch", choices=["none", "asinh"])
-    train.add_argument("--patience", type=int, help="early-stopping patience in epochs (0: off)")
-    train.add_argument("--no-augment", action="store_true", help="no random flips and rotations")
-    train.add_argument("--accelerator", help="cpu, gpu or auto")
     train.add_argument("--init-from", type=Path, help="start from a run's model (same architecture) or a torchvision resnet18 .pth")
-    train.add_argument("--resume", type=Path, help="continue an interrupted run directory from its last checkpoint")
-    adapt = train.add_argument_group("domain adaptation (needs --target; target labels are never used)")
-    adapt.add_argument("--target", help=f"images of the domain to adapt to: {DATA_HELP}")
-    adapt.add_argument("--method", choices=["none", "mmd", "dann", "coral"])
-    adapt.add_argument("--transfer-weight", type=float, help="weight of the MMD/DANN/CORAL loss (default 1)")
-    adapt.add_argument("--fisher", action="store_true", help="add the Fisher loss on source features")
-    adapt.add_argument("--fisher-w-intra", type=float)
-    adapt.add_argument("--fisher-w-inter", type=float)
-    adapt.add_argument("--entropy", action="store_true", help="add entropy minimisation on both domains")
-    adapt.add_argument("--entropy-weight", type=float, help="default 0.05")
-    adapt.add_argument("--dann-lr-multiplier", type=float, help="domain classifier learning-rate factor (default 0.1)")
-    adapt.add_argument("--monitor", choices=["val_roc_auc", "val_accuracy", "val_loss", "target_entropy", "target_im", "domain_confusion"], help="what picks the best checkpoint")
+    train.add_argument("--resume", type=Path, help="continue an interrupted run directory from its last checkpoint (only --epochs and hardware options may change)")
+    add_train_arguments(train)
     train.set_defaults(func=cmd_train)
 
     finetune = common(sub.add_parser("finetune", help="fine-tune a run with K labelled target images; curve of target scores against K", description="Draws one class-balanced pool of labelled target images, fine-tunes the run's model on its first K for each K, and scores every copy on the same held-out rest."))
     finetune.add_argument("run", type=Path, help="run directory")
     finetune.add_argument("--target-labelled", required=True, help=f"labelled target images: {DATA_HELP}")
     finetune.add_argument("--n-labels", default="0,25,50,100,200", help="comma-separated K values (default 0,25,50,100,200)")
-    finetune.add_argument("--head-only", action="store_true", help="train only the dense head (default: all layers, layer-wise lr decay)")
-    finetune.add_argument("--with-adaptation", action="store_true", help="keep the run's domain-adaptation losses (source batches + unlabelled target batches) while fine-tuning")
-    finetune.add_argument("--lr", type=float, default=3e-4)
-    finetune.add_argument("--layer-decay", type=float, default=0.5)
-    finetune.add_argument("--epochs", type=int, default=40)
-    finetune.add_argument("--seed", type=int, default=0)
     finetune.add_argument("--out", type=Path, help="new folder (default <run>/finetune)")
+    finetune.add_argument("--overwrite", action="store_true", help="replace --out if it is an earlier fine-tuning folder")
+    add_finetune_arguments(finetune)
     finetune.set_defaults(func=cmd_finetune)
 
     evaluate = common(sub.add_parser("evaluate", help="score a trained run on labelled data", description="Score a run on labelled data; images the run trained or validated on are excluded."))
     evaluate.add_argument("run", type=Path, help="run directory")
     evaluate.add_argument("--data", required=True, help=f"labelled {DATA_HELP}")
-    evaluate.add_argument("--out", type=Path, help="metrics JSON (default <run>/evaluations/<data>/metrics.json)")
-    evaluate.add_argument("--overwrite", action="store_true")
+    evaluate.add_argument("--out", type=Path, help="new folder for metrics.json, predictions.ecsv and figures (default <run>/evaluations/<data>)")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace --out if it is an earlier evaluation")
     evaluate.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
     evaluate.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for intervals (default 1000)")
     evaluate.set_defaults(func=cmd_evaluate)
@@ -308,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--compare", help=f"a second set (e.g. the target domain) for a feature-space Grad-CAM comparison: {DATA_HELP}")
     explain.add_argument("--seed", type=int, default=0)
     explain.add_argument("--out", type=Path, help="folder (default <run>/explain/<data>)")
-    explain.add_argument("--overwrite", action="store_true")
+    explain.add_argument("--overwrite", action="store_true", help="replace --out if it is an earlier explanation")
     explain.set_defaults(func=cmd_explain)
 
     predict = common(sub.add_parser("predict", help="write a catalog of merger probabilities", description="Predict p(merger) for every image and write a catalog (ECSV, CSV or FITS by extension)."))
@@ -359,16 +262,19 @@ def build_parser() -> argparse.ArgumentParser:
     experiment = common(sub.add_parser("experiment", help="run a protocol (methods x seeds) and write the DeepMerge II table and a report", description="Trains every method of a TOML protocol for every seed, scores source and target, and writes table.csv/table.md, figures, experiment.json and report.html (see configs/)."))
     experiment.add_argument("config", type=Path, help="protocol TOML (configs/sim2sim.toml, configs/sim2real-sdss.toml)")
     experiment.add_argument("--out", type=Path, help="new folder (default runs/experiment-<name>)")
+    experiment.add_argument("--overwrite", action="store_true", help="replace --out if it is an earlier experiment")
     experiment.add_argument("--workers", type=int, help="processes for mock generation")
     experiment.set_defaults(func=cmd_experiment)
 
     report = common(sub.add_parser("report", help="write a self-contained HTML report of a run or experiment"))
     report.add_argument("path", type=Path, help="run directory or experiment folder")
     report.add_argument("--out", type=Path, help="HTML file (default <path>/report.html)")
+    report.add_argument("--overwrite", action="store_true", help="replace an existing page")
     report.set_defaults(func=cmd_report)
 
     demo = common(sub.add_parser("demo", help="a reduced sim2sim experiment (noDA, MMD, DANN; one seed) with its HTML report"))
     demo.add_argument("--out", type=Path, help="new folder (default runs/demo-<time>)")
+    demo.add_argument("--overwrite", action="store_true", help="replace --out if it is an earlier demo")
     demo.add_argument("--n", type=int, default=2500, help="mocks per domain (default 2500)")
     demo.add_argument("--epochs", type=int, default=15)
     demo.add_argument("--workers", type=int)

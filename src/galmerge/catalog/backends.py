@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from galmerge.errors import ConfigError
+from galmerge.models.inference import TorchBackend
 
 __all__ = ["make_backend", "TorchBackend", "OnnxBackend", "onnx_available", "BACKENDS"]
 
@@ -42,21 +43,6 @@ class _Logits(nn.Module):
 
     def forward(self, images):
         return self.model(images)[1]
-
-
-class TorchBackend:
-    """Run the model in PyTorch (any device), channels-last, without gradients."""
-
-    name = "torch"
-
-    def __init__(self, model: nn.Module, *, device: str = "cpu"):
-        self.device = torch.device(device)
-        self.model = model.eval().to(self.device).to(memory_format=torch.channels_last)
-
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            batch = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
-            return self.model(batch.contiguous(memory_format=torch.channels_last))[1].float().cpu().numpy()
 
 
 class OnnxBackend:

@@ -8,11 +8,12 @@ import numpy as np
 from astropy.table import Table
 
 from galmerge.data.imageset import ImageSet
-from galmerge.data.transforms import DIHEDRAL_GROUP_SIZE, dihedral_element
-from galmerge.errors import DataError, OutputExistsError
-from galmerge.models.trained import TrainedModel
+from galmerge.errors import DataError
+from galmerge.models.inference import merger_probabilities
+from galmerge.models.trained import Prediction, TrainedModel
+from galmerge.runs import output_file
 
-__all__ = ["predict_proba", "predict_catalog", "predict_catalog_file", "merger_probabilities", "CATALOG_FLAGS", "write_table"]
+__all__ = ["predict", "predict_proba", "predict_catalog", "predict_catalog_file", "merger_probabilities", "CATALOG_FLAGS", "write_table"]
 
 CATALOG_FLAGS = {
     1: "non-finite pixels were filled (see nonfinite_fraction)",
@@ -23,74 +24,36 @@ TABLE_FORMATS = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits", ".
 
 def predict_proba(
     trained: TrainedModel,
-    images: np.ndarray,
+    images,
     *,
     rows=None,
     backend: str = "auto",
     batch_size: int = 256,
     tta: bool = False,
     device: str = "cpu",
-    source: str = "images",
+    source: str | None = None,
     runner=None,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """p(merger) for raw images (N, bands, H, W), preprocessed as at training.
+) -> np.ndarray:
+    """Class probabilities (N, 2) of raw images, as scikit-learn's ``predict_proba``: p(non-merger), p(merger).
 
-    Parameters
-    ----------
-    trained : TrainedModel
-    images : ndarray
-        Images as loaded (not yet normalised).
-    rows : array of int, optional
-        Predict only these rows of ``images`` (default all), without copying the others.
-    backend : {"auto", "onnx", "torch"}
-    tta : bool
-        Average over the 8 dihedral transforms of each image and also return their standard
-        deviation, a cheap measure of how stable the prediction is.
-    runner : object, optional
-        A backend made by :func:`galmerge.catalog.backends.make_backend`, reused across calls.
-
-    Returns
-    -------
-    p_merger : ndarray (N,)
-    p_merger_std : ndarray (N,) or None
-        Standard deviation over the dihedral transforms when ``tta``.
+    The images are preprocessed as at training. ``backend`` picks what runs the network
+    (``auto``: ONNX Runtime on a CPU when installed, else PyTorch); ``runner``, a backend made by
+    :func:`~galmerge.catalog.backends.make_backend`, is reused across calls instead. ``tta``
+    averages over the 8 dihedral transforms (:meth:`~galmerge.models.TrainedModel.predict` also
+    returns their spread).
     """
+    return predict(trained, images, rows=rows, backend=backend, batch_size=batch_size, tta=tta, device=device, source=source, runner=runner).proba()
+
+
+def predict(trained: TrainedModel, images, *, rows=None, backend: str = "auto", batch_size: int = 256, tta: bool = False, device: str = "cpu", source: str | None = None, runner=None) -> Prediction:
+    """:meth:`TrainedModel.predict <galmerge.models.TrainedModel.predict>` with a backend chosen by name."""
     from galmerge.catalog.backends import make_backend
 
-    trained.check_bands(images.shape[1], source=source)
-    size = trained.spec.input_size
-    runner = runner or make_backend(trained.model, backend=backend, device=device, input_shape=(trained.spec.in_bands, size, size))
-    rows = np.arange(len(images)) if rows is None else np.asarray(rows)
-    p_all, p_std = [], []
-    for start in range(0, len(rows), batch_size):
-        batch = trained.preprocessor.transform(images, rows=rows[start : start + batch_size], source=source)
-        if not tta:
-            p_all.append(merger_probabilities(runner, batch, batch_size=batch_size))
-            continue
-        import torch
-
-        tensor = torch.from_numpy(batch)
-        views = np.stack([
-            merger_probabilities(runner, dihedral_element(tensor, element).contiguous().numpy(), batch_size=batch_size)
-            for element in range(DIHEDRAL_GROUP_SIZE)
-        ])
-        p_all.append(views.mean(axis=0))
-        p_std.append(views.std(axis=0))
-    p_merger = np.concatenate(p_all) if p_all else np.zeros(0)
-    return p_merger, (np.concatenate(p_std) if tta and p_std else None)
-
-
-def merger_probabilities(runner, processed: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
-    """p(merger) from a backend for images that are already preprocessed, in batches."""
-    chunks = [_softmax_merger(runner.logits(processed[start : start + batch_size])) for start in range(0, len(processed), batch_size)]
-    return np.concatenate(chunks) if chunks else np.zeros(0)
-
-
-def _softmax_merger(logits: np.ndarray) -> np.ndarray:
-    logits = logits.astype(np.float64)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp[:, 1] / exp.sum(axis=1)
+    if runner is None:
+        size = trained.spec.input_size
+        trained.check_bands((images.n_bands if isinstance(images, ImageSet) else images.shape[1]), source=source or getattr(images, "source", "images"))
+        runner = make_backend(trained.model, backend=backend, device=device, input_shape=(trained.spec.in_bands, size, size))
+    return trained.predict(images, rows=rows, tta=tta, batch_size=batch_size, runner=runner, source=source)
 
 
 def write_table(table: Table, path, *, overwrite: bool = False) -> Path:
@@ -99,9 +62,7 @@ def write_table(table: Table, path, *, overwrite: bool = False) -> Path:
     suffix = path.suffix.lower()
     if suffix not in TABLE_FORMATS:
         raise DataError(f"{path}: unknown catalog format; use one of {', '.join(TABLE_FORMATS)}")
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path}: already exists; choose another --out or pass --overwrite")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    output_file(path, overwrite=overwrite)
     if TABLE_FORMATS[suffix] == "fits":
         import warnings
 
@@ -147,8 +108,8 @@ def predict_catalog(
     validation data for the model's target recall); ``nonfinite_fraction`` and ``flags``, a bit
     mask (:data:`CATALOG_FLAGS`). The catalog's ``meta`` records the model and thresholds.
     """
-    p_merger, p_std = predict_proba(trained, imageset.images, backend=backend, batch_size=batch_size, tta=tta, source=imageset.source, runner=runner)
-    return _catalog_table(trained, imageset, p_merger, p_std)
+    prediction = predict(trained, imageset, backend=backend, batch_size=batch_size, tta=tta, runner=runner)
+    return _catalog_table(trained, imageset, prediction.p_merger, prediction.p_merger_std)
 
 
 def _catalog_table(trained, imageset, p_merger, p_std) -> Table:
@@ -196,17 +157,16 @@ def predict_catalog_file(
 ) -> tuple[Path, int]:
     """Predict every image of a data source and write the catalog; returns (path, rows).
 
-    ImageSet files (``.h5``) and float32 ``.npy`` arrays are memory-mapped, so sets larger than
-    memory are read as they are predicted.
+    ``data`` is an ImageSet or any data argument; ImageSet files (``.h5``) and float32 ``.npy``
+    arrays are memory-mapped, so sets larger than memory are read as they are predicted.
     """
-    from galmerge.data.sources import load_imageset
+    from galmerge.data.sources import as_imageset
 
     out = Path(out)
     if out.suffix.lower() not in TABLE_FORMATS:
         raise DataError(f"{out}: unknown catalog format; use one of {', '.join(TABLE_FORMATS)}")
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out}: already exists; choose another --out or pass --overwrite")
+    output_file(out, overwrite=overwrite)  # refuse before any work
     trained = TrainedModel.load(run)
-    imageset = load_imageset(data, size=trained.spec.loading_size, progress=progress)
+    imageset = as_imageset(data, size=trained.spec.loading_size, progress=progress)
     catalog = predict_catalog(trained, imageset, backend=backend, batch_size=batch_size, tta=tta)
     return write_table(catalog, out, overwrite=overwrite), len(catalog)

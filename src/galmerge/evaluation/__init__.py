@@ -1,15 +1,21 @@
-"""Metrics, figures and run evaluation."""
+"""Metrics with intervals, evaluation figures and feature embeddings.
 
-from galmerge.evaluation.evaluate import evaluate_run, write_evaluation
+Evaluating a run directory on a data set is an orchestration of these with the run and the
+model: :func:`galmerge.pipeline.evaluate_run`.
+"""
+
+from galmerge.evaluation.evaluate import write_evaluation
 from galmerge.evaluation.metrics import (
     recall_at_false_positive_rate,
     score_predictions,
     threshold_for_recall,
     threshold_metrics,
 )
+from galmerge.runs.records import Evaluation, Score
 
 __all__ = [
-    "evaluate_run",
+    "Evaluation",
+    "Score",
     "recall_at_false_positive_rate",
     "score_predictions",
     "threshold_for_recall",

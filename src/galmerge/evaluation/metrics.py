@@ -8,35 +8,15 @@ galmerge does with the validation split.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from galmerge.errors import LabelError
+from galmerge.models.thresholds import threshold_for_recall
+from galmerge.runs.records import RANKING_METRICS, THRESHOLD_METRICS, Evaluation
 
 __all__ = ["threshold_for_recall", "threshold_metrics", "score_predictions", "recall_at_false_positive_rate"]
 
-RANKING_METRICS = ("roc_auc", "pr_auc", "brier")
-THRESHOLD_METRICS = ("accuracy", "precision", "recall", "f1", "false_positive_rate")
 INTERVALS = {"ci68": (16.0, 84.0), "ci95": (2.5, 97.5)}
-
-
-def threshold_for_recall(labels, p_merger, *, target_recall: float) -> float:
-    """The highest threshold t such that predicting merger for p >= t reaches ``target_recall``.
-
-    Raises
-    ------
-    LabelError
-        If there is no merger to measure recall on.
-    """
-    labels = np.asarray(labels)
-    positives = np.sort(np.asarray(p_merger, dtype=np.float64)[labels == 1])[::-1]
-    if len(positives) == 0:
-        raise LabelError("cannot choose a threshold for a target recall without any merger")
-    if not 0 < target_recall <= 1:
-        raise ValueError(f"target recall must be in (0, 1], got {target_recall}")
-    needed = math.ceil(target_recall * len(positives) - 1e-9)
-    return float(positives[max(needed, 1) - 1])
 
 
 def threshold_metrics(labels, p_merger, *, threshold: float) -> dict:
@@ -106,7 +86,7 @@ def score_predictions(
     n_bootstrap: int = 1000,
     seed: int = 0,
     false_positive_rates=(0.01, 0.05, 0.1),
-) -> dict:
+) -> Evaluation:
     """Every metric of a merger classifier on one labelled set, with bootstrap intervals.
 
     Parameters
@@ -124,11 +104,11 @@ def score_predictions(
 
     Returns
     -------
-    dict
+    Evaluation
         ``n``, ``n_mergers``; ``roc_auc``, ``pr_auc``, ``brier`` and, per named threshold,
         ``accuracy``, ``precision``, ``recall``, ``f1``, ``false_positive_rate`` as
-        ``{"value": v, "ci68": [lo, hi], "ci95": [lo, hi]}``; a ``confusion`` matrix
-        ``[[TN, FP], [FN, TP]]`` per threshold; ``recall_at_fpr``.
+        :class:`~galmerge.runs.Score` (value and 68 % and 95 % intervals); a ``confusion``
+        matrix ``[[TN, FP], [FN, TP]]`` per threshold; ``recall_at_fpr``.
     """
     labels = np.asarray(labels).astype(np.int64)
     p_merger = np.asarray(p_merger, dtype=np.float64)
@@ -150,7 +130,7 @@ def score_predictions(
         }
     if n_bootstrap > 0:
         _add_bootstrap_intervals(report, labels, p_merger, thresholds, n_bootstrap=n_bootstrap, seed=seed)
-    return report
+    return Evaluation.from_dict(report)
 
 
 def _add_bootstrap_intervals(report, labels, p_merger, thresholds, *, n_bootstrap, seed):

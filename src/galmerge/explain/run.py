@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from galmerge.data.imageset import ImageSet
-from galmerge.errors import ConfigError, DataError, DataFileNotFoundError, LabelError, OutputExistsError
+from galmerge.data.masks import MASK_BITS
+from galmerge.errors import ConfigError, DataError, DataFileNotFoundError, LabelError
 from galmerge.explain import figures
 from galmerge.explain.activations import dead_filters, layer_activations
 from galmerge.explain.concepts import concepts_from_metadata, load_concept_folder
@@ -21,6 +19,8 @@ from galmerge.explain.network import InspectableModel
 from galmerge.explain.saliency import BASELINES, combine_bands, saliency
 from galmerge.explain.sanity import MODES, randomisation_check
 from galmerge.explain.tcav import Concept, tcav
+from galmerge.plotting import display_rgb
+from galmerge.runs import Explanation, Run, images_not_used
 
 __all__ = ["explain_run", "EXPLAIN_METHODS", "input_masks"]
 
@@ -36,45 +36,11 @@ MAX_TCAV_RANDOM_POOL = 200
 
 def input_masks(model: InspectableModel, masks: np.ndarray) -> np.ndarray:
     """Ground-truth bit masks (N, H, W) in the network's input geometry, bit by bit (crop, resize, > 0.5)."""
-    from galmerge.mocks.generate import MASK_BITS
-
     out = np.zeros((len(masks), model.input_size, model.input_size), np.uint8)
     for bit in MASK_BITS.values():
         resized = model.to_input_geometry(((masks & bit) > 0).astype(np.float32)[:, None])[:, 0]
         out[resized > 0.5] |= bit
     return out
-
-
-def _output_folder(run: Path, data_name: str, out, overwrite: bool) -> Path:
-    from galmerge.training.rundir import first_free_path
-
-    if out is None:
-        base = run if run.is_dir() else run.parent
-        stem = re.sub(r"[^\w.-]+", "_", Path(data_name.split(",")[0]).stem).strip("_") or "data"
-        out = first_free_path(base / "explain" / stem)
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not (out / "explain.json").exists():
-            raise OutputExistsError(f"{out}: exists and is not a galmerge explain folder (no explain.json); choose another --out")
-        if not overwrite:
-            raise OutputExistsError(f"{out}: already exists; choose another --out or pass --overwrite")
-        for old in [*out.glob("*.png"), out / "explain.json", out / "attributions.npz"]:
-            old.unlink(missing_ok=True)  # no figure of an earlier explanation may stay behind
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _unused_rows(run: Path, imageset: ImageSet) -> tuple[np.ndarray, int]:
-    """Rows of images the run neither trained nor selected its checkpoint on (all rows for a bare model file)."""
-    from galmerge.evaluation.evaluate import used_image_hashes
-    from galmerge.training.rundir import RunFiles
-
-    if not (run.is_dir() and (run / RunFiles.split).exists()):
-        return np.arange(len(imageset)), 0
-    used = np.isin(imageset.image_hashes(), used_image_hashes(run))
-    if used.all():
-        raise DataError(f"{imageset.source}: every image was used to train or validate {run}; nothing left to explain")
-    return np.flatnonzero(~used), int(used.sum())
 
 
 def _choose(classes: np.ndarray, p_merger: np.ndarray, n_images: int, seed: int) -> np.ndarray:
@@ -146,12 +112,10 @@ def explain_run(
 
     Returns
     -------
-    dict
-        What ``explain.json`` holds, plus ``path``.
+    Explanation
+        What ``explain.json`` holds, with ``path``.
     """
-    from galmerge.catalog.predict import predict_proba
-    from galmerge.data.sources import load_imageset
-    from galmerge.evaluation.figures import display_rgb
+    from galmerge.data.sources import as_imageset
     from galmerge.models.trained import TrainedModel
 
     methods = check_methods(methods, allowed=EXPLAIN_METHODS)
@@ -163,17 +127,18 @@ def explain_run(
         raise DataFileNotFoundError(f"{concepts}: no such concept folder")
     run = Path(run)
     trained = TrainedModel.load(run)
+    base = Run(run if run.is_dir() else run.parent)
     model = InspectableModel.from_trained(trained)
     if layer is not None:
         model.layer(layer)  # refuse an unknown layer before any work
-    imageset = data if isinstance(data, ImageSet) else load_imageset(data, size=trained.spec.loading_size, progress=progress)
+    imageset = as_imageset(data, size=trained.spec.loading_size, progress=progress)
     trained.check_bands(imageset.n_bands, source=imageset.source)
-    kept, n_excluded = _unused_rows(run, imageset)
-    p_merger, _ = predict_proba(trained, imageset.images, rows=kept, backend="torch", source=imageset.source)
+    kept, n_excluded = images_not_used(run, imageset, purpose="interpretation")
+    p_merger = trained.predict(imageset, rows=kept).p_merger
     classes = imageset.labels[kept] if imageset.has_labels else (p_merger >= 0.5).astype(np.int8)
     chosen = _choose(classes, p_merger, n_images, seed)
     rows = kept[chosen]
-    folder = _output_folder(run, str(imageset.source if isinstance(data, ImageSet) else data), out, overwrite)
+    folder = base.new_explanation_folder(data, out=out, overwrite=overwrite)
 
     inputs = model.preprocess(imageset.images, rows=rows, source=imageset.source)
     displays = np.stack([display_rgb(image, trained.bands) for image in model.to_input_geometry(imageset.images[rows])])
@@ -189,9 +154,9 @@ def explain_run(
     attribution_methods = [m for m in methods if m != "activations"]
     maps = {}
     if attribution_methods:
-        from tqdm.auto import tqdm
+        from galmerge.display import progress_bar
 
-        for method in tqdm(attribution_methods, desc="attributions", unit="method", disable=not progress):
+        for method in progress_bar(attribution_methods, desc="attributions", unit="method", enabled=progress):
             if method == "saliency":
                 per_band = saliency(model, inputs)
                 maps[method] = combine_bands(per_band)
@@ -207,7 +172,7 @@ def explain_run(
                     row_titles=[titles[i] for i in shown], masks=None if masks is None else masks[shown],
                     title=f"What the network looks at: {name.replace('_', '-')} (class explained: merger)",
                 ))
-        np.savez_compressed(folder / "attributions.npz", ids=np.asarray(imageset.ids[rows]), p_merger=p_merger[chosen], **maps)
+        np.savez_compressed(folder / Explanation.ATTRIBUTIONS, ids=np.asarray(imageset.ids[rows]), p_merger=p_merger[chosen], **maps)
     if "activations" in methods:
         report["dead_filters"] = _activation_figures(model, imageset, kept, chosen, classes, displays, titles, folder, drawn, seed, progress)
     if imageset.masks is not None and attribution_methods:
@@ -223,17 +188,9 @@ def explain_run(
         report["tcav"] = _run_tcav(model, trained, imageset, kept, classes, concepts, folder, drawn, runs=tcav_runs, seed=seed, progress=progress)
     if compare is not None:
         report["compare"] = _compare_feature_space(model, trained, imageset, kept, p_merger, compare, folder, drawn, layer=layer, progress=progress)
-    (folder / "explain.json").write_text(json.dumps(report, indent=2, default=_json_default))
-    report["path"] = str(folder / "explain.json")
-    return report
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    explanation = Explanation.from_dict(report)
+    explanation.write(folder / Explanation.FILENAME)
+    return explanation
 
 
 def _examples(class_of_chosen: np.ndarray, per_class: int) -> np.ndarray:
@@ -256,8 +213,6 @@ def _activation_figures(model, imageset, kept, chosen, classes, displays, titles
 
 def _score_against_masks(model, imageset, kept, classes, methods, folder, drawn, *, layer, baseline, n_scored, seed) -> dict:
     """In-mask share and pointing game per method (and Grad-CAM per layer) on merger images with a feature."""
-    from galmerge.mocks.generate import MASK_BITS
-
     mergers = kept[classes == 1]
     masks = input_masks(model, imageset.masks[mergers])
     with_feature = np.flatnonzero(masks.reshape(len(masks), -1).any(axis=1))
@@ -328,13 +283,11 @@ def _run_tcav(model, trained, imageset, kept, classes, concepts, folder, drawn, 
 
 def _compare_feature_space(model, trained, imageset, kept, p_merger, compare, folder, drawn, *, layer, progress, per_set: int = 4) -> dict:
     """Saliency, and Grad-CAM of the merger logit and of the feature norm, for the most confident mergers of two sets."""
-    from galmerge.catalog.predict import predict_proba
-    from galmerge.data.sources import load_imageset
-    from galmerge.evaluation.figures import display_rgb
+    from galmerge.data.sources import as_imageset
 
-    other = compare if isinstance(compare, ImageSet) else load_imageset(compare, size=trained.spec.loading_size, progress=progress)
+    other = as_imageset(compare, size=trained.spec.loading_size, progress=progress)
     trained.check_bands(other.n_bands, source=other.source)
-    p_other, _ = predict_proba(trained, other.images, backend="torch", source=other.source)
+    p_other = trained.predict(other).p_merger
     features = model.with_output("feature_norm")
     inputs, displays, titles = [], [], []
     for name, data, rows, p in (("data", imageset, kept, p_merger), ("compare", other, np.arange(len(other)), p_other)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from galmerge.errors import ConfigError
 from galmerge.models.fused import bn_relu_pool
 
 __all__ = ["DeepMerge"]
@@ -44,7 +45,7 @@ class DeepMerge(nn.Module):
     def __init__(self, *, in_bands: int = 3, input_size: int = 75, num_classes: int = 2, fused: bool = True):
         super().__init__()
         if input_size < 8:
-            raise ValueError(f"DeepMerge needs inputs of at least 8x8 px, got {input_size}")
+            raise ConfigError(f"DeepMerge needs inputs of at least 8x8 px, got {input_size}")
         self.in_bands = in_bands
         self.input_size = input_size
         self.fused = fused

@@ -11,6 +11,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
+from galmerge.errors import ModelMismatchError
+
 __all__ = ["ResNet18", "BasicBlock", "load_torchvision_weights"]
 
 
@@ -122,7 +124,7 @@ class ResNet18(nn.Module):
         ]
 
 
-def load_torchvision_weights(model: ResNet18, state_dict: Mapping[str, torch.Tensor]) -> list[str]:
+def load_torchvision_weights(model: ResNet18, state_dict: Mapping[str, torch.Tensor], *, source: str = "checkpoint") -> list[str]:
     """Load a torchvision ``resnet18`` state dict into the backbone of ``model``.
 
     The 1000-class ``fc`` of an ImageNet checkpoint is skipped (the head stays as initialised).
@@ -133,6 +135,11 @@ def load_torchvision_weights(model: ResNet18, state_dict: Mapping[str, torch.Ten
     -------
     list of str
         The parameter names of ``model`` that were not loaded.
+
+    Raises
+    ------
+    ModelMismatchError
+        A tensor of another shape (``source`` names the file in the message).
     """
     own = model.state_dict()
     loaded = {}
@@ -142,7 +149,7 @@ def load_torchvision_weights(model: ResNet18, state_dict: Mapping[str, torch.Ten
         if name == "conv1.weight" and tensor.shape[1] != own[name].shape[1]:
             tensor = tensor.mean(dim=1, keepdim=True).repeat(1, own[name].shape[1], 1, 1) * (3.0 / own[name].shape[1])
         if tensor.shape != own[name].shape:
-            raise ValueError(f"{name}: checkpoint shape {tuple(tensor.shape)} does not fit {tuple(own[name].shape)}")
+            raise ModelMismatchError(f"{source}: {name}: checkpoint shape {tuple(tensor.shape)} does not fit {tuple(own[name].shape)}")
         loaded[name] = tensor
     model.load_state_dict(loaded, strict=False)
     return sorted(set(own) - set(loaded))

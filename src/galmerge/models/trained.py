@@ -7,16 +7,20 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
-from galmerge.data.transforms import Preprocessor
+from galmerge.data.imageset import ImageSet
+from galmerge.data.transforms import DIHEDRAL_GROUP_SIZE, Preprocessor, dihedral_element
 from galmerge.errors import CheckpointError, ConfigError, ModelMismatchError
+from galmerge.models.inference import TorchBackend, merger_probabilities
 from galmerge.models.registry import build_model
+from galmerge.runs import Run
 
-__all__ = ["TrainedModel", "ModelSpec", "MODEL_FILENAME", "load_state_dict_file"]
+__all__ = ["TrainedModel", "ModelSpec", "Prediction", "MODEL_FILENAME", "load_state_dict_file", "model_file_path", "read_model_file"]
 
-MODEL_FILENAME = "model.safetensors"
+MODEL_FILENAME = Run.MODEL_FILENAME
 _METADATA_KEY = "galmerge"
 _FORMAT_VERSION = 1
 
@@ -57,6 +61,34 @@ class ModelSpec:
     def loading_size(self) -> int:
         """Side at which per-object files (pictures, FITS) are read: the input size before cropping."""
         return int(math.ceil(self.input_size / self.preprocessing.get("crop_fraction", 1.0)))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Merger probabilities of a set of images.
+
+    Attributes
+    ----------
+    p_merger : ndarray (N,)
+        p(merger) of each image (with test-time augmentation: the mean over the 8 symmetries).
+    p_merger_std : ndarray (N,) or None
+        With test-time augmentation, the standard deviation over the 8 flips and rotations: a
+        cheap measure of how stable the call is.
+    """
+
+    p_merger: np.ndarray
+    p_merger_std: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.p_merger)
+
+    def proba(self) -> np.ndarray:
+        """(N, 2): p(non-merger), p(merger), as scikit-learn's ``predict_proba``."""
+        return np.column_stack([1.0 - self.p_merger, self.p_merger])
+
+    def calls(self, threshold: float = 0.5) -> np.ndarray:
+        """Boolean merger calls ``p_merger >= threshold``."""
+        return self.p_merger >= threshold
 
 
 class TrainedModel:
@@ -105,7 +137,7 @@ class TrainedModel:
         ModelMismatchError
             If ``architecture`` is given and the file holds another one.
         """
-        path = _model_path(path)
+        path = model_file_path(path)
         spec, state = read_model_file(path)
         if architecture is not None and spec.architecture != architecture:
             raise ModelMismatchError(f"{path}: holds a {spec.architecture} model, not {architecture}")
@@ -116,6 +148,52 @@ class TrainedModel:
         _load_strict(model, state, path)
         return cls(model.to(map_location), spec)
 
+    def predict(self, images, *, rows=None, tta: bool = False, batch_size: int = 256, runner=None, source: str | None = None) -> Prediction:
+        """p(merger) of raw images (as loaded, not yet normalised), preprocessed as at training.
+
+        Parameters
+        ----------
+        images : ImageSet or ndarray (N, bands, H, W)
+        rows : array of int, optional
+            Predict only these rows (default all), without copying the others.
+        tta : bool
+            Average over the 8 dihedral transforms of each image; the prediction then also holds
+            their standard deviation.
+        batch_size : int
+        runner : object, optional
+            What runs the network: anything with ``logits(ndarray) -> ndarray`` (default PyTorch on
+            the CPU; :func:`galmerge.catalog.make_backend` makes an ONNX Runtime one).
+        source : str, optional
+            Names the images in error messages (default the ImageSet's source).
+
+        Raises
+        ------
+        ModelMismatchError
+            Images with another band count than the model's.
+        """
+        if isinstance(images, ImageSet):
+            source = source or images.source
+            images = images.images
+        source = source or "images"
+        self.check_bands(images.shape[1], source=source)
+        runner = runner or TorchBackend(self.model)
+        rows = np.arange(len(images)) if rows is None else np.asarray(rows)
+        p_all, p_std = [], []
+        for start in range(0, len(rows), batch_size):
+            batch = self.preprocessor.transform(images, rows=rows[start : start + batch_size], source=source)
+            if not tta:
+                p_all.append(merger_probabilities(runner, batch, batch_size=batch_size))
+                continue
+            tensor = torch.from_numpy(batch)
+            views = np.stack([
+                merger_probabilities(runner, dihedral_element(tensor, element).contiguous().numpy(), batch_size=batch_size)
+                for element in range(DIHEDRAL_GROUP_SIZE)
+            ])
+            p_all.append(views.mean(axis=0))
+            p_std.append(views.std(axis=0))
+        p_merger = np.concatenate(p_all) if p_all else np.zeros(0)
+        return Prediction(p_merger, (np.concatenate(p_std) if p_std else np.zeros(0)) if tta else None)
+
     def check_bands(self, n_bands: int, *, source: str) -> None:
         if n_bands != self.spec.in_bands:
             raise ModelMismatchError(
@@ -123,10 +201,11 @@ class TrainedModel:
             )
 
 
-def _model_path(path) -> Path:
+def model_file_path(path) -> Path:
+    """The model file of a run directory, or ``path`` itself when it is a model file."""
     path = Path(path)
     if path.is_dir():
-        path = path / MODEL_FILENAME
+        return Run(path).model_file()
     if not path.exists():
         raise CheckpointError(f"{path}: no such model file (a run directory holds {MODEL_FILENAME})")
     return path
@@ -178,7 +257,7 @@ def load_state_dict_file(path) -> dict:
     if not path.exists():
         raise CheckpointError(f"{path}: no such file")
     if path.suffix == ".safetensors" or path.is_dir():
-        return read_model_file(_model_path(path))[1]
+        return read_model_file(model_file_path(path))[1]
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle errors of every kind, refused globals included

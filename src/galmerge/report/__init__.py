@@ -1,4 +1,4 @@
-"""Self-contained HTML reports of runs and experiments."""
+"""Self-contained HTML reports of runs and experiments, written from their saved records."""
 
 from galmerge.report.html import write_report
 

@@ -1,7 +1,8 @@
 """Training: configuration sections, the LightningModule, the loss composition, in-memory batches, fine-tuning.
 
 Names are imported on first use: the configuration (which the command line reads) loads without
-torch, and :func:`train` can import Lightning in the background while it checks the data.
+torch, and :func:`train` can import Lightning in the background while it checks the data. (A
+name exported here is never also a submodule's name: importing the submodule would shadow it.)
 """
 
 import importlib
@@ -14,9 +15,8 @@ _LAZY = {
     "step_loss": "galmerge.training.losses",
     "MergerClassifier": "galmerge.training.module",
     "StepOutputs": "galmerge.adapt.terms",
-    "TrainingResult": "galmerge.training.train",
-    "train": "galmerge.training.train",
-    "finetune": "galmerge.training.finetune",
+    "TrainingResult": "galmerge.training.fit",
+    "train": "galmerge.training.fit",
 }
 
 __all__ = sorted(_LAZY)

@@ -10,7 +10,7 @@ A protocol is a TOML file::
     # source = "source.h5"         # or explicit files
     # target = "target.h5"         # unlabelled, or labelled (labels then used for scoring only)
     # target_evaluation = "gz1.h5" # a labelled target set to score on instead of the target test split
-    [train]                        # TrainConfig options shared by all methods
+    [train]                        # TrainConfig options shared by all methods (flat names)
     epochs = 20
     [methods]                      # name = TrainConfig options of that method
     noDA = { method = "none" }
@@ -21,23 +21,25 @@ A protocol is a TOML file::
     table_k = 50
 
 Each run is scored on the held-out source test split and on the target (its test split, or
-``target_evaluation``); target labels never reach training or checkpoint selection.
+``target_evaluation``); target labels never reach training or checkpoint selection. The result
+is an :class:`~galmerge.runs.ExperimentRecord` (``experiment.json``), its tables
+(``table.md``, ``table.csv``) and figures, and the report (:func:`galmerge.report.write_report`).
 """
 
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from galmerge.errors import ConfigError, OutputExistsError
+from galmerge.errors import ConfigError
+from galmerge.runs import Evaluation, ExperimentRecord, MethodResult, Run, SeedSummary, new_output_folder
+from galmerge.runs.records import TABLE_METRICS
 from galmerge.tomlfiles import read_toml
 
-
-__all__ = ["ExperimentConfig", "run_experiment", "DEFAULT_METHODS", "TABLE_METRICS"]
+__all__ = ["ExperimentConfig", "run_experiment", "DEFAULT_METHODS", "TABLE_METRICS", "gap_closure"]
 
 DEFAULT_METHODS = {
     "noDA": {"method": "none"},
@@ -46,7 +48,6 @@ DEFAULT_METHODS = {
     "DANN": {"method": "dann"},
     "DANN+Fisher+entropy": {"method": "dann", "fisher": True, "entropy": True},
 }
-TABLE_METRICS = ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "brier")
 
 
 @dataclass
@@ -82,16 +83,19 @@ class ExperimentConfig:
         config.validate()
         return config
 
-    def validate(self) -> None:
+    def train_config(self, name: str, *, seed: int):
+        """The TrainConfig of one method and seed: the shared ``[train]`` options, then the method's."""
         from galmerge.training.config import TrainConfig
 
+        return TrainConfig.from_dict({**self.train, **self.methods[name], "seed": seed}, source=f"method {name}")
+
+    def validate(self) -> None:
         if not (self.benchmark or (self.source and self.target)):
             raise ConfigError("an experiment needs [data] benchmark = NAME, or source and target files")
         if not self.methods:
             raise ConfigError("an experiment needs at least one method")
-        for name, options in self.methods.items():
-            TrainConfig.from_dict({**self.train, **options}, source=f"method {name}")  # raises on bad options
-        if not any(options.get("method", "none") == "none" for options in self.methods.values()):
+        configs = {name: self.train_config(name, seed=0) for name in self.methods}  # raises on bad options
+        if not any(config.adaptation.method == "none" for config in configs.values()):
             raise ConfigError("an experiment needs a method without adaptation (method = \"none\") as the reference")
 
     def resolve(self, path: str | None) -> str | None:
@@ -114,37 +118,39 @@ def _data_files(config: ExperimentConfig, out: Path, *, workers, progress) -> di
     return {"source": manifest["files"]["source"], "target": manifest["files"]["target"], "evaluation": None}
 
 
-def run_experiment(config, out=None, *, workers: int | None = None, progress: bool = True, report: bool = True) -> dict:
+def run_experiment(config, out=None, *, overwrite: bool = False, workers: int | None = None, progress: bool = True, report: bool = True) -> ExperimentRecord:
     """Run a protocol and write its table, figures and (unless ``report=False``) report into a new folder ``out``.
 
-    Returns the experiment record (also ``experiment.json``): per method the table's mean and
-    standard deviation over seeds, the gap-closure ratio, per-epoch time and proxy A-distance.
+    Returns the :class:`~galmerge.runs.ExperimentRecord` (also ``experiment.json``): per method
+    the per-seed evaluations and their mean and standard deviation over seeds, the gap-closure
+    ratio, per-epoch time and proxy A-distance. ``out`` defaults to a new
+    ``runs/experiment-<name>``; ``overwrite`` replaces an earlier experiment folder.
     """
-    from galmerge.training import TrainConfig, train
+    from galmerge.pipeline.training import train_and_evaluate
 
     config = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_toml(config)
-    out = Path(out) if out is not None else Path("runs") / f"experiment-{config.name}"
-    if out.exists():
-        raise OutputExistsError(f"{out}: already exists; choose another --out")
-    out.mkdir(parents=True)
+    config.validate()
+    out = new_output_folder(out, kind="experiment", default=Path("runs") / f"experiment-{config.name}", overwrite=overwrite)
     files = _data_files(config, out, workers=workers, progress=progress)
-    record = {"name": config.name, "seeds": list(config.seeds), "files": files, "methods": {}}
+    record = ExperimentRecord(name=config.name, seeds=list(config.seeds), files=files)
     for name, options in config.methods.items():
         results = []
         for seed in config.seeds:
-            train_config = TrainConfig.from_dict({**config.train, **options, "seed": seed}, source=f"method {name}")
-            run = train(files["source"], target=files["target"], config=train_config, out=out / "runs" / _slug(name) / f"seed{seed}", progress=progress)
+            train_config = config.train_config(name, seed=seed)
+            run = train_and_evaluate(files["source"], target=files["target"], config=train_config, out=out / "runs" / _slug(name) / f"seed{seed}", progress=progress)
             results.append(_score_run(run, files, progress=progress))
-        record["methods"][name] = {"options": options, "runs": results, "summary": _summarise(results)}
+            record.description = record.description or _description(config, run)
+        record.methods[name] = MethodResult(options=options, runs=results, summary=_summarise(results))
     _finetuned_rows(config, record, files, out, progress=progress)
-    _gap_closure(record)
+    gap_closure(record)
     _figures(config, record, files, out)
     _write_tables(record, out)
-    (out / "experiment.json").write_text(json.dumps(record, indent=2, default=float))
+    record.write(out / ExperimentRecord.FILENAME)
     if report:
         from galmerge.report import write_report
 
-        record["report"] = str(write_report(out))
+        record.report = str(write_report(out))
+        record.write(out / ExperimentRecord.FILENAME)
     return record
 
 
@@ -152,108 +158,104 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name)
 
 
-def _score_run(run, files: dict, *, progress: bool) -> dict:
-    from galmerge.evaluation.evaluate import evaluate_run
+def _description(config: ExperimentConfig, run) -> dict:
+    """What a reader of the report needs to know about the runs: model, data sizes, shared options."""
+    return {
+        "model": run.config.model.architecture, "epochs": run.config.optimisation.epochs, "train": dict(config.train),
+        "benchmark": config.benchmark, "n_images": dict(run.record.n_images) if run.record else {},
+    }
 
-    result = {"run_dir": str(run.run_dir), "source": run.metrics["test"], "epoch_time_s": run.metrics["epoch_time_s_median"]}
+
+def _score_run(run, files: dict, *, progress: bool) -> dict:
+    from galmerge.pipeline.evaluate import evaluate_run
+
+    record = run.record
+    result = {"run_dir": str(run.run_dir), "source": record.test, "epoch_time_s": record.epoch_time_s_median}
     if files.get("evaluation"):
-        result["target"] = evaluate_run(run.run_dir, files["evaluation"], out=run.run_dir / "evaluations" / "target_evaluation" / "metrics.json", progress=progress)
-    elif "target_test" in run.metrics:
-        result["target"] = run.metrics["target_test"]
+        result["target"] = evaluate_run(run.run, files["evaluation"], out=run.run.evaluations / "target_evaluation", progress=progress)
+    elif record.target_test is not None:
+        result["target"] = record.target_test
     return result
 
 
-def _values(report: dict, metric: str) -> float:
-    if metric in ("roc_auc", "pr_auc", "brier"):
-        return report[metric]["value"]
-    return report["thresholds"]["default"][metric]["value"]
-
-
-def _summarise(results: list[dict]) -> dict:
+def _summarise(results: list[dict]) -> dict[str, SeedSummary]:
     summary = {}
     for domain in ("source", "target"):
         for metric in TABLE_METRICS:
-            values = [_values(r[domain], metric) for r in results if domain in r]
-            if values:
-                summary[f"{domain}_{metric}"] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
-    times = [r["epoch_time_s"] for r in results if r["epoch_time_s"] is not None]
-    summary["epoch_time_s"] = {"mean": float(np.mean(times)) if times else None, "std": float(np.std(times)) if times else None}
+            evaluations: list[Evaluation] = [r[domain] for r in results if r.get(domain) is not None]
+            if evaluations:
+                summary[f"{domain}_{metric}"] = SeedSummary.of(e.metric(metric).value for e in evaluations)
+    summary["epoch_time_s"] = SeedSummary.of(r["epoch_time_s"] for r in results)
     return summary
 
 
-def _gap_closure(record: dict) -> None:
-    """(AUC_target,DA - AUC_target,noDA) / (AUC_source,noDA - AUC_target,noDA) for every method."""
-    reference = next(name for name, m in record["methods"].items() if m["options"].get("method", "none") == "none" and "finetune_k" not in m["options"])
-    base = record["methods"][reference]["summary"]
+def gap_closure(record: ExperimentRecord) -> None:
+    """(AUC_target,DA - AUC_target,noDA) / (AUC_source,noDA - AUC_target,noDA) for every method, in place."""
+    reference = next(name for name, m in record.methods.items() if m.options.get("method", "none") == "none" and not m.is_finetuned)
+    base = record.methods[reference].summary
     if "target_roc_auc" not in base:
         return
-    gap = base["source_roc_auc"]["mean"] - base["target_roc_auc"]["mean"]
-    record["reference"] = reference
-    record["domain_gap_roc_auc"] = gap
-    for method in record["methods"].values():
-        target = method["summary"].get("target_roc_auc")
+    gap = base["source_roc_auc"].mean - base["target_roc_auc"].mean
+    record.reference = reference
+    record.domain_gap_roc_auc = gap
+    for method in record.methods.values():
+        target = method.summary.get("target_roc_auc")
         # Fine-tuned rows are scored on the target images left after drawing their label pool, not
         # on the reference's set: their gain is read from the K = 0 point of their own curve instead.
-        comparable = target is not None and gap > 0 and "finetune_k" not in method["options"]
-        method["summary"]["gap_closure"] = (target["mean"] - base["target_roc_auc"]["mean"]) / gap if comparable else None
+        comparable = target is not None and gap > 0 and not method.is_finetuned
+        method.gap_closure = (target.mean - base["target_roc_auc"].mean) / gap if comparable else None
 
 
-def _finetuned_rows(config, record, files, out, *, progress):
+def _finetuned_rows(config: ExperimentConfig, record: ExperimentRecord, files, out, *, progress):
     if not config.finetune:
         return
-    from galmerge.training.finetune import finetune_curve
+    from galmerge.pipeline.finetuning import finetune_curve
 
     labelled = files.get("evaluation") or files["target"]
     k_table = int(config.finetune.get("table_k", 50))
     n_labels = sorted({0, k_table, *config.finetune.get("n_labels", [0, 25, 50, 100, 200])})
     for name in config.finetune.get("methods", []):
-        if name not in record["methods"]:
+        if name not in record.methods:
             raise ConfigError(f"[finetune] names method {name!r}, which the experiment does not run")
         curves = []
-        for run in record["methods"][name]["runs"]:
+        for run in record.methods[name].runs:
             curves.append(finetune_curve(run["run_dir"], labelled, n_labels=n_labels, out=out / "finetune" / _slug(name) / Path(run["run_dir"]).name, progress=progress))
-        record.setdefault("finetune", {})[name] = curves
+        record.finetune[name] = curves
         # Two rows scored on the same images (the labelled target minus the label pool): the
         # model as trained (K = 0) and fine-tuned with K labels.
         for k, row in ((0, f"{name}, on the fine-tuning evaluation images (K=0)"), (k_table, f"{name} + fine-tuned (K={k_table})")):
-            summary = {}
-            for metric in ("roc_auc", "pr_auc"):
-                values = [c["points"][str(k)][metric]["value"] for c in curves]
-                summary[f"target_{metric}"] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
-            record["methods"][row] = {"options": {"finetune_k": k, "from": name}, "runs": [], "summary": summary}
+            summary = {f"target_{metric}": SeedSummary.of(getattr(c.points[k], metric).value for c in curves) for metric in ("roc_auc", "pr_auc")}
+            record.methods[row] = MethodResult(options={"finetune_k": k, "from": name}, summary=summary)
 
 
-def _figures(config, record, files, out: Path) -> None:
-    from astropy.table import Table
-
+def _figures(config: ExperimentConfig, record: ExperimentRecord, files, out: Path) -> None:
     from galmerge.adapt.selection import proxy_a_distance
     from galmerge.data.sources import load_imageset
     from galmerge.evaluation.embedding import extract_features, plot_embedding, tsne
     from galmerge.evaluation.figures import plot_precision_recall, plot_roc
     from galmerge.models import TrainedModel
+    from galmerge.pipeline.training import predictions_of
 
     figures = out / "figures"
-    curves = {"source": {}, "target": {}}
+    curves: dict[str, dict] = {"source": {}, "target": {}}
     source = load_imageset(files["source"], progress=False)
     target = load_imageset(files.get("evaluation") or files["target"], progress=False)
     rng = np.random.default_rng(0)
-    for name, method in record["methods"].items():
-        if not method["runs"]:
+    for name, method in record.methods.items():
+        if not method.runs:
             continue
-        run_dir = Path(method["runs"][0]["run_dir"])
-        predictions = Table.read(run_dir / "test_predictions.ecsv")
-        curves["source"][name] = (np.asarray(predictions["is_merger"]), np.asarray(predictions["p_merger"]))
-        target_file = run_dir / "evaluations" / "target_evaluation" / "metrics_figures" / "predictions.ecsv" if files.get("evaluation") else run_dir / "target_test_predictions.ecsv"
+        run = Run(method.runs[0]["run_dir"])
+        curves["source"][name] = predictions_of(run.predictions("test"))
+        target_file = run.evaluations / "target_evaluation" / Evaluation.PREDICTIONS if files.get("evaluation") else run.predictions("target_test")
         if target_file.exists():
-            predictions = Table.read(target_file)
-            curves["target"][name] = (np.asarray(predictions["is_merger"]), np.asarray(predictions["p_merger"]))
-        trained = TrainedModel.load(run_dir)
-        with np.load(run_dir / "split.npz") as split:
-            source_rows = rng.permutation(split["test"])[: config.tsne_per_domain]
-            target_rows = rng.permutation(split["target_test"] if "target_test" in split.files and not files.get("evaluation") else np.arange(len(target)))[: config.tsne_per_domain]
+            curves["target"][name] = predictions_of(target_file)
+        trained = TrainedModel.load(run.path)
+        split = run.split_arrays()
+        source_rows = rng.permutation(split["test"])[: config.tsne_per_domain]
+        target_rows = rng.permutation(split["target_test"] if "target_test" in split and not files.get("evaluation") else np.arange(len(target)))[: config.tsne_per_domain]
         features_s = extract_features(trained, source.images, rows=source_rows)
         features_t = extract_features(trained, target.images, rows=target_rows)
-        method["summary"]["a_distance"] = proxy_a_distance(features_s, features_t)
+        method.a_distance = proxy_a_distance(features_s, features_t)
         if target.labels is not None:
             points = tsne(np.concatenate([features_s, features_t]))
             labels = np.concatenate([source.labels[source_rows], target.labels[target_rows]])
@@ -265,30 +267,8 @@ def _figures(config, record, files, out: Path) -> None:
             plot_precision_recall(domain_curves, figures / f"pr_{domain}.png", title=f"Precision-recall, {domain} domain (seed {config.seeds[0]})")
 
 
-def _format(entry) -> str:
-    if entry is None:
-        return "-"
-    if isinstance(entry, dict):
-        if entry.get("mean") is None:
-            return "-"
-        return f"{entry['mean']:.3f} ± {entry['std']:.3f}"
-    return f"{entry:.3f}"
-
-
-def table_rows(record: dict) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the results table, as strings."""
-    header = ["method"] + [f"{d} {m}" for d in ("source", "target") for m in TABLE_METRICS] + ["gap closure", "epoch s", "A-distance"]
-    rows = []
-    for name, method in record["methods"].items():
-        summary = method["summary"]
-        row = [name] + [_format(summary.get(f"{d}_{m}")) for d in ("source", "target") for m in TABLE_METRICS]
-        row += [_format(summary.get("gap_closure")), _format(summary.get("epoch_time_s")), _format(summary.get("a_distance"))]
-        rows.append(row)
-    return header, rows
-
-
-def _write_tables(record: dict, out: Path) -> None:
-    header, rows = table_rows(record)
+def _write_tables(record: ExperimentRecord, out: Path) -> None:
+    header, rows = record.table("all")
     with open(out / "table.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)

@@ -1,0 +1,67 @@
+"""``galmerge evaluate``: score a trained run on labelled data it never trained or selected on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from galmerge.catalog.predict import predict
+from galmerge.data.sources import as_imageset
+from galmerge.errors import LabelError
+from galmerge.evaluation.evaluate import write_evaluation
+from galmerge.models.trained import TrainedModel
+from galmerge.pipeline.training import _write_predictions
+from galmerge.runs import Evaluation, Run, images_not_used
+
+__all__ = ["evaluate_run"]
+
+
+def evaluate_run(
+    run,
+    data,
+    *,
+    out=None,
+    overwrite: bool = False,
+    backend: str = "auto",
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    progress: bool = True,
+) -> Evaluation:
+    """Score a trained run on a labelled set, excluding every image the run trained or validated on.
+
+    Parameters
+    ----------
+    run : path or Run
+        A run directory made by ``galmerge train``.
+    data : ImageSet or str
+        Labelled data, as an ImageSet or any data argument :func:`galmerge.data.load_imageset` takes.
+    out : path, optional
+        The evaluation folder: ``metrics.json``, ``predictions.ecsv`` and the figures. Default:
+        ``<run>/evaluations/<data name>`` (a new folder each time).
+    overwrite : bool
+        Replace ``out`` when it is an earlier galmerge evaluation.
+
+    Returns
+    -------
+    Evaluation
+        The scores with bootstrap intervals, ``n_excluded`` (images dropped because the run used
+        them), provenance, and ``path`` (its ``metrics.json``).
+    """
+    run = Run.open(run)
+    trained = TrainedModel.load(run.path)
+    imageset = as_imageset(data, size=trained.spec.loading_size, progress=progress)
+    imageset.require_both_classes(purpose="evaluation")
+    trained.check_bands(imageset.n_bands, source=imageset.source)
+    kept, n_excluded = images_not_used(run.path, imageset, purpose="evaluation")
+    labels = imageset.labels[kept]
+    if labels.min() == labels.max():
+        raise LabelError(f"{imageset.source}: evaluation needs both classes, but the {len(kept)} images the run did not use are all of one class")
+    folder = run.new_evaluation_folder(data, out=out, overwrite=overwrite)
+    p_merger = predict(trained, imageset, rows=kept, backend=backend).p_merger
+    evaluation = write_evaluation(
+        folder, labels=labels, p_merger=p_merger, thresholds=trained.spec.thresholds, images=imageset.images,
+        image_rows=kept, bands=trained.bands, name=Path(str(imageset.source)).name, n_bootstrap=n_bootstrap, seed=seed,
+    )
+    evaluation.run, evaluation.data, evaluation.n_excluded = str(run.path), str(imageset.source), n_excluded
+    evaluation.write(folder / Evaluation.FILENAME)
+    _write_predictions(folder / Evaluation.PREDICTIONS, imageset.meta["id"][kept], labels, p_merger)
+    return evaluation

@@ -1,0 +1,76 @@
+"""``galmerge train``: train a model, then score its test splits (the evaluation step of a training run)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from galmerge.evaluation.evaluate import write_evaluation
+from galmerge.evaluation.metrics import score_predictions
+from galmerge.models.inference import TorchBackend
+from galmerge.runs import RunRecord
+from galmerge.training.fit import EVAL_BATCH, TrainingResult, train
+
+__all__ = ["train_and_evaluate", "evaluate_training", "predictions_of"]
+
+
+def train_and_evaluate(source=None, **options) -> TrainingResult:
+    """:func:`galmerge.training.fit`, then :func:`evaluate_training`: what ``galmerge train`` does.
+
+    Takes the arguments of :func:`~galmerge.training.fit`. Returns its result with
+    ``result.record`` holding the validation, source-test and target-test evaluations (also in
+    ``metrics.json``, ``*_predictions.ecsv`` and ``figures/``).
+    """
+    result = train(source, **options)
+    if result.trained is None:  # a worker process of multi-device training: rank 0 evaluates
+        return result
+    evaluate_training(result)
+    return result
+
+
+def evaluate_training(result: TrainingResult) -> RunRecord:
+    """Score a fresh run on its held-out splits, once: source test split, and the target test split when the target came with labels.
+
+    Writes figures (``figures/``, ``figures/target/``), the predictions of each test split and the
+    completed ``metrics.json``.
+    """
+    run, config, trained, split, labels = result.run, result.config, result.trained, result.split, result.labels
+    assert trained is not None and split is not None and labels is not None and result.source is not None and result.record is not None
+    runner = TorchBackend(trained.model)
+    thresholds = result.thresholds
+    record = result.record
+    record.validation = score_predictions(labels[split.val], result.validation.p_merger, thresholds=thresholds, n_bootstrap=0)
+    scoring = {"thresholds": thresholds, "n_bootstrap": config.evaluation.n_bootstrap, "seed": config.seed, "bands": result.source.bands}
+    if len(split.test):
+        p_test = trained.predict(result.source, rows=split.test, runner=runner, batch_size=EVAL_BATCH).p_merger
+        record.test = write_evaluation(
+            run.figures("test"), labels=labels[split.test], p_merger=p_test, images=result.source.images, image_rows=split.test,
+            name="test split", history_csv=run.history, **scoring,
+        )
+        _write_predictions(run.predictions("test"), result.source.meta["id"][split.test], labels[split.test], p_test)
+    domain = result.target
+    if domain is not None and domain.held_out_labels is not None and len(domain.split.test):
+        test_labels = domain.held_out_labels[domain.split.test]
+        if test_labels.min() != test_labels.max():  # labels kept apart until now, for scoring only
+            p_target = trained.predict(domain.images, rows=domain.split.test, runner=runner, batch_size=EVAL_BATCH).p_merger
+            record.target_test = write_evaluation(
+                run.figures("target_test"), labels=test_labels, p_merger=p_target, images=domain.images.images, image_rows=domain.split.test,
+                name="target test split", **scoring,
+            )
+            _write_predictions(run.predictions("target_test"), domain.images.meta["id"][domain.split.test], test_labels, p_target)
+    record.write(run.metrics)
+    return record
+
+
+def _write_predictions(path, ids, labels, p_merger) -> None:
+    from astropy.table import Table
+
+    Table({"id": ids, "is_merger": labels, "p_merger": np.asarray(p_merger).astype(np.float32)}).write(path, format="ascii.ecsv", overwrite=True)
+
+
+def predictions_of(path) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and p(merger) of a predictions table written for a test split or an evaluation."""
+    from astropy.table import Table
+
+    table = Table.read(path)
+    return np.asarray(table["is_merger"]), np.asarray(table["p_merger"])
+
