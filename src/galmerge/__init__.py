@@ -32,10 +32,23 @@ _LAZY = {
     "predict_proba": "galmerge.catalog",
 }
 
-__all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'galmerge' has no attribute {name!r}")
+def lazy_exports(package: str, names: dict[str, str]):
+    """A package's ``__getattr__`` for names imported on first use (``name -> module``), and its ``__all__``.
+
+    Used by the packages whose imports are heavy (torch, lightning), so that the command line and
+    the configuration load fast. An exported name must not also be a submodule's name: importing
+    the submodule would replace the name on the package (``tests/test_package_names.py`` checks).
+    """
+
+    def __getattr__(name: str):
+        if name in names:
+            return getattr(importlib.import_module(names[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__, sorted(names)
+
+
+__getattr__, _names = lazy_exports(__name__, _LAZY)
+__all__ = ["__version__", *_names]

@@ -20,7 +20,7 @@ from typing import Any
 
 from galmerge.errors import ConfigError
 
-__all__ = ["option", "coerce_fields", "coerce_value", "add_option_argument", "option_help"]
+__all__ = ["option", "coerce_fields", "coerce_value", "add_option_argument", "option_help", "field_default"]
 
 
 def option(
@@ -32,8 +32,8 @@ def option(
     value_type: Any = None,
     item_type: type | None = None,
     flag: str | None = None,
-):
-    """A configuration field.
+) -> Any:
+    """A configuration field (typed ``Any``: it is a field's default to a dataclass, a ``dataclasses.Field`` to this module).
 
     Parameters
     ----------
@@ -127,32 +127,43 @@ def coerce_fields(instance, *, prefix: str = "") -> None:
             object.__setattr__(instance, spec.name, coerce_value(getattr(instance, spec.name), spec, name=f"{prefix}{spec.name}"))
 
 
-def option_help(spec: dataclasses.Field) -> str:
-    """The field's help with its default, as ``--help`` shows it."""
-    default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()  # type: ignore[operator]
-    help = spec.metadata["help"]
-    if "(default" in help:
-        return help
+def field_default(spec: dataclasses.Field) -> Any:
+    """A field's default value (made by its factory when it has one)."""
+    if spec.default is not dataclasses.MISSING:
+        return spec.default
+    return spec.default_factory()  # type: ignore[operator]
+
+
+def option_help(spec: dataclasses.Field, *, help: str | None = None) -> str:
+    """The field's help (or ``help``) with its default, as ``--help`` shows it."""
+    text = help if help is not None else spec.metadata["help"]
+    if "(default" in text:
+        return text
+    default = field_default(spec)
     shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
-    return f"{help} (default: {shown})"
+    return f"{text} (default: {shown})"
 
 
-def add_option_argument(group, flat_name: str, spec: dataclasses.Field) -> None:
-    """Add the flag of one option to an argparse parser or group; an absent flag leaves no attribute (``SUPPRESS``)."""
+def add_option_argument(group, flat_name: str, spec: dataclasses.Field, *, help: str | None = None, choices: tuple | None = None) -> None:
+    """Add the flag of one option to an argparse parser or group; an absent flag leaves no attribute (``SUPPRESS``).
+
+    ``help`` and ``choices`` replace the field's own (choices known only at run time: registered
+    methods, model names).
+    """
     metadata = spec.metadata
     flag = metadata.get("flag") or "--" + flat_name.replace("_", "-")
     value_type = metadata.get("value_type")
-    kwargs: dict[str, Any] = {"dest": flat_name, "default": argparse.SUPPRESS, "help": option_help(spec)}
+    kwargs: dict[str, Any] = {"dest": flat_name, "default": argparse.SUPPRESS, "help": option_help(spec, help=help)}
+    choices = choices if choices is not None else metadata.get("choices")
     if value_type is bool:
         kwargs["action"] = argparse.BooleanOptionalAction
     elif value_type is tuple:
-        default = spec.default
+        default = field_default(spec)
         kwargs.update(nargs=len(default) if isinstance(default, tuple) else "+", type=metadata.get("item_type") or str, metavar="X")
     else:
-        parse = _parse_either if isinstance(value_type, tuple) else (value_type or str)
-        kwargs["type"] = parse
-        if metadata.get("choices") is not None:
-            kwargs["choices"] = metadata["choices"]
+        kwargs["type"] = _parse_either if isinstance(value_type, tuple) else (value_type or str)
+        if choices is not None:
+            kwargs["choices"] = choices
     group.add_argument(flag, **kwargs)
 
 

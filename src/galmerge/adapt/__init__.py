@@ -9,7 +9,7 @@ names them with their options and builds their training terms (:mod:`~galmerge.a
 Names are imported on first use, so the registry (which the command line reads) loads without torch.
 """
 
-import importlib
+from galmerge import lazy_exports
 
 _LAZY = {
     "DomainAdversarialLoss": "galmerge.adapt.adversarial",
@@ -30,10 +30,4 @@ _LAZY = {
     "StepOutputs": "galmerge.adapt.terms",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'galmerge.adapt' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, _LAZY)

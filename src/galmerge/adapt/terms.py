@@ -58,7 +58,8 @@ def _need_target(outputs, name):
 class MMDTerm(nn.Module):
     def __init__(self, *, weight: float = 1.0, **options):
         super().__init__()
-        self.weight, self.loss, self.last_metrics = weight, MMDLoss(**options), {}
+        self.weight, self.loss = weight, MMDLoss(**options)
+        self.last_metrics: dict[str, torch.Tensor] = {}
 
     def forward(self, outputs):
         _need_target(outputs, "MMD")
@@ -68,7 +69,8 @@ class MMDTerm(nn.Module):
 class DANNTerm(nn.Module):
     def __init__(self, feature_dim: int, *, weight: float = 1.0, **options):
         super().__init__()
-        self.weight, self.loss, self.last_metrics = weight, DomainAdversarialLoss(feature_dim, **options), {}
+        self.weight, self.loss = weight, DomainAdversarialLoss(feature_dim, **options)
+        self.last_metrics: dict[str, torch.Tensor] = {}
         self.lr_multiplier = self.loss.lr_multiplier
 
     def forward(self, outputs):
@@ -81,7 +83,8 @@ class DANNTerm(nn.Module):
 class CORALTerm(nn.Module):
     def __init__(self, *, weight: float = 1.0):
         super().__init__()
-        self.weight, self.loss, self.last_metrics = weight, CORALLoss(), {}
+        self.weight, self.loss = weight, CORALLoss()
+        self.last_metrics: dict[str, torch.Tensor] = {}
 
     def forward(self, outputs):
         _need_target(outputs, "CORAL")
@@ -93,7 +96,8 @@ class FisherTerm(nn.Module):
 
     def __init__(self, feature_dim: int, **options):
         super().__init__()
-        self.loss, self.last_metrics = FisherLoss(feature_dim, **options), {}
+        self.loss = FisherLoss(feature_dim, **options)
+        self.last_metrics: dict[str, torch.Tensor] = {}
         self.lr_multiplier = self.loss.lr_multiplier
 
     def forward(self, outputs):
@@ -105,7 +109,8 @@ class EntropyTerm(nn.Module):
 
     def __init__(self, *, weight: float = EntropyOptions.weight):
         super().__init__()
-        self.weight, self.loss, self.last_metrics = weight, EntropyLoss(), {}
+        self.weight, self.loss = weight, EntropyLoss()
+        self.last_metrics: dict[str, torch.Tensor] = {}
 
     def forward(self, outputs):
         logits = outputs.logits_source if outputs.logits_target is None else torch.cat([outputs.logits_source, outputs.logits_target])

@@ -51,7 +51,7 @@ def predict(trained: TrainedModel, images, *, rows=None, backend: str = "auto", 
 
     if runner is None:
         size = trained.spec.input_size
-        trained.check_bands((images.n_bands if isinstance(images, ImageSet) else images.shape[1]), source=source or getattr(images, "source", "images"))
+        trained.check_bands(images.n_bands if isinstance(images, ImageSet) else images.shape[1], source=str(source or getattr(images, "source", "images")))
         runner = make_backend(trained.model, backend=backend, device=device, input_shape=(trained.spec.in_bands, size, size))
     return trained.predict(images, rows=rows, tta=tta, batch_size=batch_size, runner=runner, source=source)
 

@@ -10,7 +10,7 @@ An image with a band that has no finite pixel at all cannot be repaired and is a
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -27,7 +27,7 @@ def fill_nonfinite(
     source: str,
     ids: Sequence | None = None,
     bands: Sequence[str] | None = None,
-    policy: Literal["fill", "raise"] = "fill",
+    policy: str = "fill",
     chunk_size: int = 256,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fill non-finite pixels and return the images and the filled fraction of each image.

@@ -46,7 +46,7 @@ def read_npy_float32(path) -> np.ndarray:
         for start in range(0, flat.size, per_chunk):
             count = min(per_chunk, flat.size - start)
             target = flat[start : start + count] if buffer is None else buffer[:count]
-            got = handle.readinto(memoryview(target).cast("B"))
+            got = handle.readinto(target.data.cast("B"))
             if got != count * dtype.itemsize:
                 raise DataError(
                     f"{path}: file is truncated: header promises shape {shape} of {dtype}, "

@@ -28,7 +28,7 @@ def threshold_metrics(labels, p_merger, *, threshold: float) -> dict:
     labels = np.asarray(labels).astype(bool)
     predicted = np.asarray(p_merger) >= threshold
     counts = _confusion(labels[None], predicted[None])
-    values = {name: float(v[0]) for name, v in _rates(*counts).items()}
+    values: dict = {name: float(v[0]) for name, v in _rates(*counts).items()}
     tn, fp, fn, tp = (int(c[0]) for c in counts)
     values["confusion"] = [[tn, fp], [fn, tp]]
     values["threshold"] = float(threshold)

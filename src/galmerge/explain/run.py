@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,7 +73,7 @@ def explain_run(
     n_scored: int = 64,
     seed: int = 0,
     progress: bool = True,
-) -> dict:
+) -> Explanation:
     """Explain a run's model on a data set; writes figures, ``explain.json`` and ``attributions.npz``.
 
     Only images the run neither trained nor validated on are used (as in
@@ -135,7 +136,7 @@ def explain_run(
     trained.check_bands(imageset.n_bands, source=imageset.source)
     kept, n_excluded = images_not_used(run, imageset, purpose="interpretation")
     p_merger = trained.predict(imageset, rows=kept).p_merger
-    classes = imageset.labels[kept] if imageset.has_labels else (p_merger >= 0.5).astype(np.int8)
+    classes = imageset.labels[kept] if imageset.labels is not None else (p_merger >= 0.5).astype(np.int8)
     chosen = _choose(classes, p_merger, n_images, seed)
     rows = kept[chosen]
     folder = base.new_explanation_folder(data, out=out, overwrite=overwrite)
@@ -144,7 +145,7 @@ def explain_run(
     displays = np.stack([display_rgb(image, trained.bands) for image in model.to_input_geometry(imageset.images[rows])])
     masks = input_masks(model, imageset.masks[rows]) if imageset.masks is not None else None
     titles = [f"{'merger' if classes[i] else 'non-merger'} {imageset.ids[r]}: p={p_merger[i]:.2f}" for i, r in zip(chosen, rows)]
-    report = {
+    report: dict[str, Any] = {
         "run": str(run), "data": str(imageset.source), "n_excluded": n_excluded, "methods": list(methods),
         "images": {"id": imageset.ids[rows].tolist(), "class": classes[chosen].tolist(), "p_merger": p_merger[chosen].round(4).tolist()},
         "options": {"layer": layer or model.activation_layers[-1], "baseline": baseline, "seed": seed},
@@ -172,7 +173,7 @@ def explain_run(
                     row_titles=[titles[i] for i in shown], masks=None if masks is None else masks[shown],
                     title=f"What the network looks at: {name.replace('_', '-')} (class explained: merger)",
                 ))
-        np.savez_compressed(folder / Explanation.ATTRIBUTIONS, ids=np.asarray(imageset.ids[rows]), p_merger=p_merger[chosen], **maps)
+        np.savez_compressed(folder / Explanation.ATTRIBUTIONS, ids=np.asarray(imageset.ids[rows]), p_merger=p_merger[chosen], **maps)  # type: ignore[arg-type]
     if "activations" in methods:
         report["dead_filters"] = _activation_figures(model, imageset, kept, chosen, classes, displays, titles, folder, drawn, seed, progress)
     if imageset.masks is not None and attribution_methods:
@@ -253,7 +254,7 @@ def _run_tcav(model, trained, imageset, kept, classes, concepts, folder, drawn, 
     # At most half the mergers: the rest can still show merger concepts (tidal features, companions).
     class_rows = np.sort(rng.choice(mergers, min(max(1, len(mergers) // 2), MAX_TCAV_CLASS_IMAGES), replace=False))
     others = np.setdiff1d(kept, class_rows)
-    randoms = []
+    randoms: list = []
     if isinstance(concepts, str) and concepts == "metadata":
         found = concepts_from_metadata(imageset, rows=others, seed=seed)
         if not found:
@@ -289,13 +290,15 @@ def _compare_feature_space(model, trained, imageset, kept, p_merger, compare, fo
     trained.check_bands(other.n_bands, source=other.source)
     p_other = trained.predict(other).p_merger
     features = model.with_output("feature_norm")
-    inputs, displays, titles = [], [], []
+    pieces: list[torch.Tensor] = []
+    displays: list[np.ndarray] = []
+    titles: list[str] = []
     for name, data, rows, p in (("data", imageset, kept, p_merger), ("compare", other, np.arange(len(other)), p_other)):
         top = np.argsort(-p, kind="stable")[:per_set]
-        inputs.append(model.preprocess(data.images, rows=rows[top], source=data.source))
+        pieces.append(model.preprocess(data.images, rows=rows[top], source=data.source))
         displays.extend(display_rgb(image, trained.bands) for image in model.to_input_geometry(data.images[rows[top]]))
         titles.extend(f"{name} {data.ids[r]}: p={q:.2f}" for r, q in zip(rows[top], p[top]))
-    inputs = torch.cat(inputs)
+    inputs = torch.cat(pieces)
     maps = {
         "saliency": combine_bands(saliency(model, inputs)),
         "gradcam": grad_cam(model, inputs, layer=layer).numpy(),

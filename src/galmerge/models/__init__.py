@@ -3,7 +3,7 @@
 Names are imported on first use, so the registry of model names loads without torch.
 """
 
-import importlib
+from galmerge import lazy_exports
 
 _LAZY = {
     "DeepMerge": "galmerge.models.deepmerge",
@@ -20,10 +20,4 @@ _LAZY = {
     "TorchBackend": "galmerge.models.inference",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'galmerge.models' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, _LAZY)

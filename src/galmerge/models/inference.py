@@ -21,7 +21,7 @@ class TorchBackend:
 
     def __init__(self, model: nn.Module, *, device: str = "cpu"):
         self.device = torch.device(device)
-        self.model = model.eval().to(self.device).to(memory_format=torch.channels_last)
+        self.model = model.eval().to(self.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

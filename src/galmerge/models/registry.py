@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from galmerge.errors import ConfigError
-
-if TYPE_CHECKING:
-    from torch import nn
 
 __all__ = ["build_model", "available_models", "default_input_size", "MODELS"]
 
@@ -20,7 +17,7 @@ def available_models() -> list[str]:
     return sorted(MODELS)
 
 
-def _model_class(name: str) -> type[nn.Module]:
+def _model_class(name: str) -> Any:
     import importlib
 
     if name not in MODELS:
@@ -34,10 +31,11 @@ def default_input_size(name: str) -> int:
     return _model_class(name).default_input_size
 
 
-def build_model(name: str, *, in_bands: int, input_size: int | None = None, num_classes: int = 2) -> nn.Module:
+def build_model(name: str, *, in_bands: int, input_size: int | None = None, num_classes: int = 2) -> Any:
     """Build a freshly initialised model.
 
-    Every model's ``forward`` returns ``(features, logits)`` and it has ``feature_dim`` and a
+    An ``nn.Module`` (typed ``Any``: it has more than ``nn.Module`` says). Every model's
+    ``forward`` returns ``(features, logits)`` and it has ``feature_dim`` and a
     ``parameter_groups(head_lr_multiplier=...)`` method.
     """
     cls = _model_class(name)

@@ -13,7 +13,7 @@ other; the functions here chain them:
 Names are imported on first use, so ``galmerge --help`` stays fast.
 """
 
-import importlib
+from galmerge import lazy_exports
 
 _LAZY = {
     "train_and_evaluate": "galmerge.pipeline.training",
@@ -27,10 +27,4 @@ _LAZY = {
     "write_observed_fits": "galmerge.pipeline.mock_files",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'galmerge.pipeline' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, _LAZY)

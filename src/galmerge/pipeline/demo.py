@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from galmerge.runs import ExperimentRecord, Run
 
@@ -63,12 +64,12 @@ def run_demo(*, out=None, overwrite: bool = False, n_per_domain: int = 2500, epo
     )
     config.validate()
     record = run_experiment(config, out, overwrite=overwrite, workers=workers, progress=progress, report=False)
-    out = record.path.parent
+    out = record.path.parent if record.path is not None else Path(out)
     _explain_methods(record, progress=progress)
     montage = render_montage("deepmerge-hst", out / MOCK_MONTAGE, seed=seed, workers=workers, progress=progress)
     record.report = str(write_report(out))
     record.write(out / ExperimentRecord.FILENAME)
-    summary = {
+    summary: dict[str, Any] = {
         "source_test_roc_auc": {name: m.summary["source_roc_auc"].mean for name, m in record.methods.items()},
         "target_roc_auc": {name: m.summary["target_roc_auc"].mean for name, m in record.methods.items()},
         "gap_closure": {name: m.gap_closure for name, m in record.methods.items()},

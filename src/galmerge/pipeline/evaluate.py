@@ -49,10 +49,10 @@ def evaluate_run(
     run = Run.open(run)
     trained = TrainedModel.load(run.path)
     imageset = as_imageset(data, size=trained.spec.loading_size, progress=progress)
-    imageset.require_both_classes(purpose="evaluation")
+    all_labels = imageset.require_both_classes(purpose="evaluation")
     trained.check_bands(imageset.n_bands, source=imageset.source)
     kept, n_excluded = images_not_used(run.path, imageset, purpose="evaluation")
-    labels = imageset.labels[kept]
+    labels = all_labels[kept]
     if labels.min() == labels.max():
         raise LabelError(f"{imageset.source}: evaluation needs both classes, but the {len(kept)} images the run did not use are all of one class")
     folder = run.new_evaluation_folder(data, out=out, overwrite=overwrite)

@@ -109,6 +109,8 @@ def _data_files(config: ExperimentConfig, out: Path, *, workers, progress) -> di
         return {"source": config.resolve(config.source), "target": config.resolve(config.target), "evaluation": config.resolve(config.target_evaluation)}
     from galmerge.mocks.benchmarks import make_benchmark
 
+    if config.benchmark is None:
+        raise ConfigError("an experiment needs [data] benchmark = NAME, or source and target files")
     manifest = make_benchmark(config.benchmark, out / "data", n=config.benchmark_n, seed=0, workers=workers, progress=progress)
     if config.benchmark == "sim2real-sdss":
         real = manifest.get("real_files")
@@ -193,17 +195,20 @@ def gap_closure(record: ExperimentRecord) -> None:
     """(AUC_target,DA - AUC_target,noDA) / (AUC_source,noDA - AUC_target,noDA) for every method, in place."""
     reference = next(name for name, m in record.methods.items() if m.options.get("method", "none") == "none" and not m.is_finetuned)
     base = record.methods[reference].summary
-    if "target_roc_auc" not in base:
+    source_auc, target_auc = (base[key].mean if key in base else None for key in ("source_roc_auc", "target_roc_auc"))
+    if source_auc is None or target_auc is None:
         return
-    gap = base["source_roc_auc"].mean - base["target_roc_auc"].mean
+    gap = source_auc - target_auc
     record.reference = reference
     record.domain_gap_roc_auc = gap
     for method in record.methods.values():
         target = method.summary.get("target_roc_auc")
         # Fine-tuned rows are scored on the target images left after drawing their label pool, not
         # on the reference's set: their gain is read from the K = 0 point of their own curve instead.
-        comparable = target is not None and gap > 0 and not method.is_finetuned
-        method.gap_closure = (target.mean - base["target_roc_auc"].mean) / gap if comparable else None
+        if target is None or target.mean is None or gap <= 0 or method.is_finetuned:
+            method.gap_closure = None
+        else:
+            method.gap_closure = (target.mean - target_auc) / gap
 
 
 def _finetuned_rows(config: ExperimentConfig, record: ExperimentRecord, files, out, *, progress):
@@ -258,7 +263,7 @@ def _figures(config: ExperimentConfig, record: ExperimentRecord, files, out: Pat
         method.a_distance = proxy_a_distance(features_s, features_t)
         if target.labels is not None:
             points = tsne(np.concatenate([features_s, features_t]))
-            labels = np.concatenate([source.labels[source_rows], target.labels[target_rows]])
+            labels = np.concatenate([source.require_labels(purpose="the t-SNE figure")[source_rows], target.labels[target_rows]])
             domains = np.r_[np.zeros(len(source_rows)), np.ones(len(target_rows))]
             plot_embedding(points, labels, domains, figures / f"tsne_{_slug(name)}.png", title=f"t-SNE of features: {name}")
     for domain, domain_curves in curves.items():

@@ -64,20 +64,21 @@ def finetune_curve(
     imageset.require_both_classes(purpose="fine-tuning")
     kept, _ = images_not_used(run, imageset, purpose="fine-tuning")
     imageset = imageset[kept]
+    labels = imageset.require_labels(purpose="fine-tuning")
     adaptation = run_adaptation_data(run, trained.spec.loading_size, progress=progress) if options.with_adaptation else None
-    pool = draw_label_pool(imageset.labels, max(n_labels), seed=options.seed)
+    pool = draw_label_pool(labels, max(n_labels), seed=options.seed)
     evaluation = np.setdiff1d(np.arange(len(imageset)), pool)
-    eval_labels = imageset.labels[evaluation]
+    eval_labels = labels[evaluation]
     base = Path(run) if Path(run).is_dir() else Path(run).parent
     folder = Run(base).new_finetune_folder(out=out, overwrite=overwrite)
     curve = FinetuneCurve(n_evaluation=int(len(evaluation)), n_evaluation_mergers=int(eval_labels.sum()), mode=options.mode, with_adaptation=options.with_adaptation)
     for k in n_labels:
-        model = trained if k == 0 else finetune(trained, imageset.images[pool[:k]], imageset.labels[pool[:k]], options=options, adaptation=adaptation)
+        model = trained if k == 0 else finetune(trained, imageset.images[pool[:k]], labels[pool[:k]], options=options, adaptation=adaptation)
         if k:
             model.save(folder / f"model_K{k}.safetensors")
         p_merger = model.predict(imageset, rows=evaluation).p_merger
         scores = score_predictions(eval_labels, p_merger, thresholds=model.spec.thresholds, n_bootstrap=n_bootstrap, seed=options.seed, false_positive_rates=(0.05,))
-        curve.points[k] = FinetunePoint(k, int(imageset.labels[pool[:k]].sum()), scores.roc_auc, scores.pr_auc, scores.recall_at_fpr.get("0.05"))
+        curve.points[k] = FinetunePoint(k, int(labels[pool[:k]].sum()), scores.roc_auc, scores.pr_auc, scores.recall_at_fpr.get("0.05"))
         if progress:
             print(f"K = {k:4d}: target ROC-AUC {scores.roc_auc.value:.3f}, PR-AUC {scores.pr_auc.value:.3f}")
     curve.write(folder / FinetuneCurve.FILENAME)

@@ -33,28 +33,30 @@ def evaluate_training(result: TrainingResult) -> RunRecord:
     Writes figures (``figures/``, ``figures/target/``), the predictions of each test split and the
     completed ``metrics.json``.
     """
-    run, config, trained, split, labels = result.run, result.config, result.trained, result.split, result.labels
-    assert trained is not None and split is not None and labels is not None and result.source is not None and result.record is not None
+    run, config, trained, split, labels, source, record, validation = (
+        result.run, result.config, result.trained, result.split, result.labels, result.source, result.record, result.validation
+    )
+    if trained is None or split is None or labels is None or source is None or record is None or validation is None:
+        raise ValueError("evaluate_training needs the result of a finished training")  # a programming error, not the user's
     runner = TorchBackend(trained.model)
     thresholds = result.thresholds
-    record = result.record
-    record.validation = score_predictions(labels[split.val], result.validation.p_merger, thresholds=thresholds, n_bootstrap=0)
-    scoring = {"thresholds": thresholds, "n_bootstrap": config.evaluation.n_bootstrap, "seed": config.seed, "bands": result.source.bands}
+    record.validation = score_predictions(labels[split.val], validation.p_merger, thresholds=thresholds, n_bootstrap=0)
+    n_bootstrap, seed = config.evaluation.n_bootstrap, config.seed
     if len(split.test):
-        p_test = trained.predict(result.source, rows=split.test, runner=runner, batch_size=EVAL_BATCH).p_merger
+        p_test = trained.predict(source, rows=split.test, runner=runner, batch_size=EVAL_BATCH).p_merger
         record.test = write_evaluation(
-            run.figures("test"), labels=labels[split.test], p_merger=p_test, images=result.source.images, image_rows=split.test,
-            name="test split", history_csv=run.history, **scoring,
+            run.figures("test"), labels=labels[split.test], p_merger=p_test, thresholds=thresholds, images=source.images, image_rows=split.test,
+            bands=source.bands, name="test split", n_bootstrap=n_bootstrap, seed=seed, history_csv=run.history,
         )
-        _write_predictions(run.predictions("test"), result.source.meta["id"][split.test], labels[split.test], p_test)
+        _write_predictions(run.predictions("test"), source.meta["id"][split.test], labels[split.test], p_test)
     domain = result.target
     if domain is not None and domain.held_out_labels is not None and len(domain.split.test):
         test_labels = domain.held_out_labels[domain.split.test]
         if test_labels.min() != test_labels.max():  # labels kept apart until now, for scoring only
             p_target = trained.predict(domain.images, rows=domain.split.test, runner=runner, batch_size=EVAL_BATCH).p_merger
             record.target_test = write_evaluation(
-                run.figures("target_test"), labels=test_labels, p_merger=p_target, images=domain.images.images, image_rows=domain.split.test,
-                name="target test split", **scoring,
+                run.figures("target_test"), labels=test_labels, p_merger=p_target, thresholds=thresholds, images=domain.images.images,
+                image_rows=domain.split.test, bands=source.bands, name="target test split", n_bootstrap=n_bootstrap, seed=seed,
             )
             _write_predictions(run.predictions("target_test"), domain.images.meta["id"][domain.split.test], test_labels, p_target)
     record.write(run.metrics)

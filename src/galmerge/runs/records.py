@@ -487,7 +487,7 @@ class ExperimentRecord:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ExperimentRecord":
-        finetune = {}
+        finetune: dict[str, list[FinetuneCurve]] = {}
         for name, curves in values.get("finetune", {}).items():
             finetune[name] = []
             for entry in curves:

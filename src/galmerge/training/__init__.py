@@ -5,7 +5,7 @@ torch, and :func:`train` can import Lightning in the background while it checks 
 name exported here is never also a submodule's name: importing the submodule would shadow it.)
 """
 
-import importlib
+from galmerge import lazy_exports
 
 _LAZY = {
     "InMemoryBatches": "galmerge.training.batches",
@@ -19,10 +19,4 @@ _LAZY = {
     "train": "galmerge.training.fit",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'galmerge.training' has no attribute {name!r}")
+__getattr__, __all__ = lazy_exports(__name__, _LAZY)

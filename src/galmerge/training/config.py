@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from galmerge.adapt.registry import METHODS, extra_methods, get_method, transfer_methods
 from galmerge.config import add_option_argument, coerce_fields, coerce_value, option
@@ -78,7 +78,7 @@ class DataConfig:
     """How the images are prepared and split."""
 
     crop_fraction: float = option(1.0, "central fraction of each image kept before resizing to the input size")
-    stretch: str = option("none", "intensity stretch before normalising", choices=("none", "asinh"))
+    stretch: Literal["none", "asinh"] = option("none", "intensity stretch before normalising", choices=("none", "asinh"))
     asinh_scale: float | None = option(None, "softening of the asinh stretch in image units (default: fitted on the training split)", value_type=float)
     augment: bool = option(True, "random flips and 90-degree rotations of each training image")
     split: tuple = option((0.7, 0.1, 0.2), "train, validation and test fractions of the source set (stratified)", item_type=float)
@@ -264,6 +264,7 @@ SECTIONS: dict[str, type] = {
 }
 ALIASES = {"model": "architecture"}  # flat "model = 'resnet18'" is the model section's architecture
 _SEED = option(0, "fixes the split, initialisation, data order and augmentation")
+_SWITCH = option(False, "switch an extra loss term on")
 
 
 def _section_flat_names() -> dict[str, tuple[str, str]]:
@@ -375,8 +376,8 @@ class TrainConfig:
         values: dict[str, Any] = {"seed": self.seed}
         for flat_name, (section, name) in _section_flat_names().items():
             values[flat_name] = getattr(getattr(self, section), name)
-        for flat_name, (method, name) in _method_flat_names().items():
-            values[flat_name] = method in self.adaptation.extras if name is None else getattr(self.adaptation.options_of(method), name)
+        for flat_name, (method, option_name) in _method_flat_names().items():
+            values[flat_name] = method in self.adaptation.extras if option_name is None else getattr(self.adaptation.options_of(method), option_name)
         return values
 
     # ------------------------------------------------------------------ cross-field rules
@@ -438,14 +439,14 @@ def _group_flat(values: dict) -> dict[str, dict]:
             section, name = section_names[flat_name]
             grouped.setdefault(section, {})[name] = value
         elif flat_name in method_names:
-            method, name = method_names[flat_name]
+            method, option_name = method_names[flat_name]
             adaptation = grouped.setdefault("adaptation", {})
-            if name is None:
+            if option_name is None:
                 if not isinstance(value, bool):
                     raise ConfigError(f"{flat_name} must be true or false, got {value!r}")
                 adaptation.setdefault("switches", {})[method] = value
             else:
-                adaptation.setdefault("options", {}).setdefault(method, {})[name] = value
+                adaptation.setdefault("options", {}).setdefault(method, {})[option_name] = value
         else:
             unknown.append(flat_name)
     if unknown:
@@ -512,22 +513,16 @@ def add_train_arguments(parser) -> None:
     aliases = {target: alias for alias, target in ALIASES.items()}
     for section, cls in SECTIONS.items():
         group = parser.add_argument_group(f"{section} options", (cls.__doc__ or "").strip().splitlines()[0])
+        choices = {"method": tuple(transfer_methods()), "architecture": _model_names()}
         for spec in fields(cls):
-            if spec.name in ("options", "extras"):
-                continue
-            if spec.name == "method":
-                spec = _with_choices(spec, tuple(transfer_methods()))
-            elif spec.name == "architecture":
-                spec = _with_choices(spec, _model_names())
-            add_option_argument(group, aliases.get(spec.name, spec.name), spec)
+            if spec.name not in ("options", "extras"):
+                add_option_argument(group, aliases.get(spec.name, spec.name), spec, choices=choices.get(spec.name))
         if section == "adaptation":
             for name, method in METHODS.items():
                 if method.kind == "extra":
-                    switch = dataclasses.field(default=False, metadata={"help": f"add the {method.summary}", "value_type": bool})
-                    switch.name = name
-                    add_option_argument(group, name, switch)
+                    add_option_argument(group, name, _SWITCH, help=f"add the {method.summary}")
                 for spec in fields(method.options):
-                    add_option_argument(group, f"{name}_{spec.name}", _with_help(spec, f"{name}: {spec.metadata['help']}"))
+                    add_option_argument(group, f"{name}_{spec.name}", spec, help=f"{name}: {spec.metadata['help']}")
 
 
 def add_finetune_arguments(parser) -> None:
@@ -541,15 +536,3 @@ def train_overrides(args) -> dict[str, Any]:
     known = {"seed", *_section_flat_names(), *_method_flat_names()}
     return {name: value for name, value in vars(args).items() if name in known}
 
-
-def _with_choices(spec: dataclasses.Field, choices: tuple) -> dataclasses.Field:
-    copy = dataclasses.field(default=spec.default, metadata={**spec.metadata, "choices": choices})
-    copy.name = spec.name
-    return copy
-
-
-def _with_help(spec: dataclasses.Field, help: str) -> dataclasses.Field:
-    default = spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()  # type: ignore[misc]
-    copy = dataclasses.field(default=default, metadata={**spec.metadata, "help": help})
-    copy.name = spec.name
-    return copy

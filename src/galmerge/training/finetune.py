@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,7 +75,7 @@ class AdaptationData:
     adaptation: AdaptationConfig
 
 
-def _optimiser(model: nn.Module, options: FinetuneOptions, extra: list | None = None) -> torch.optim.Optimizer:
+def _optimiser(model: Any, options: FinetuneOptions, extra: list | None = None) -> torch.optim.Optimizer:
     if options.mode == "head":
         head = {id(p) for p in model.head_parameters()}
         for parameter in model.parameters():
@@ -171,4 +172,5 @@ def run_adaptation_data(run, loading_size: int, *, progress: bool) -> Adaptation
     arrays = run.split_arrays()
     source = load_imageset(recorded["data"], size=loading_size, progress=progress)
     target = load_imageset(recorded["target"], size=loading_size, progress=progress)
-    return AdaptationData(source.images[arrays["train"]], source.labels[arrays["train"]], target.images[arrays["target_train"]], config.adaptation)
+    labels = source.require_labels(purpose="fine-tuning with adaptation")
+    return AdaptationData(source.images[arrays["train"]], labels[arrays["train"]], target.images[arrays["target_train"]], config.adaptation)

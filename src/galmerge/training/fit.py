@@ -274,7 +274,7 @@ def train(
         return result
     best_path = checkpoint.best_model_path or str(run.last_checkpoint)
     module.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"])
-    return _finish(result, module.model.cpu(), preprocessor, best_path, checkpoint)
+    return _finish(result, imageset, labels, split, module.model.cpu(), preprocessor, best_path, checkpoint)
 
 
 @contextlib.contextmanager
@@ -328,7 +328,7 @@ def _build_module(config: TrainConfig, imageset, labels, split):
 
     optimisation = config.optimisation
     class_weights = balanced_class_weights(labels[split.train]).tolist() if optimisation.class_weighting == "balanced" else None
-    feature_dim = build_model(config.model.architecture, in_bands=imageset.n_bands, input_size=config.input_size).feature_dim
+    feature_dim = int(build_model(config.model.architecture, in_bands=imageset.n_bands, input_size=config.input_size).feature_dim)
     pl.seed_everything(config.seed + 1, verbose=False)  # the loss terms' own initialisation
     terms = build_loss_terms(config.adaptation, feature_dim=feature_dim)
     pl.seed_everything(config.seed, verbose=False)  # the network starts the same with or without them
@@ -369,13 +369,13 @@ def _batches(config: TrainConfig, images, labels, split, preprocessor, domain):
     return train_batches, [val_batches, target_val]
 
 
-def _finish(result: TrainingResult, model, preprocessor, best_path, checkpoint) -> TrainingResult:
+def _finish(result: TrainingResult, imageset: ImageSet, labels: np.ndarray, split: Split, model, preprocessor, best_path, checkpoint) -> TrainingResult:
     """Thresholds from the validation split, the model file, and the training part of ``metrics.json``."""
     from galmerge.models.inference import TorchBackend
     from galmerge.models.thresholds import threshold_for_recall
     from galmerge.models.trained import ModelSpec
 
-    config, imageset, split, run = result.config, result.source, result.split, result.run
+    config, run = result.config, result.run
     spec = ModelSpec(
         architecture=config.model.architecture, in_bands=imageset.n_bands, input_size=preprocessor.input_size,
         bands=list(imageset.bands), preprocessing=preprocessor.to_dict(), target_recall=config.selection.target_recall,
@@ -383,7 +383,7 @@ def _finish(result: TrainingResult, model, preprocessor, best_path, checkpoint) 
     )
     trained = TrainedModel(model, spec)
     validation = trained.predict(imageset, rows=split.val, runner=TorchBackend(model), batch_size=EVAL_BATCH)
-    thresholds = {"default": 0.5, "target_recall": threshold_for_recall(result.labels[split.val], validation.p_merger, target_recall=config.selection.target_recall)}
+    thresholds = {"default": 0.5, "target_recall": threshold_for_recall(labels[split.val], validation.p_merger, target_recall=config.selection.target_recall)}
     spec.thresholds = thresholds
     trained.save(run.model)
     n_images = {"train": len(split.train), "val": len(split.val), "test": len(split.test)}

@@ -34,7 +34,7 @@ def step_loss(
     source: LabelledBatch,
     *,
     target: torch.Tensor | None = None,
-    terms: Mapping[str, nn.Module] | None = None,
+    terms: Mapping[str, nn.Module] | nn.ModuleDict | None = None,
     extra_labelled: Sequence[LabelledBatch] = (),
     progress: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -70,12 +70,14 @@ def step_loss(
     labelled = [*extra_labelled, source]
     images = [batch.images for batch in labelled] + ([] if target is None else [target])
     features, logits = model(images[0] if len(images) == 1 else torch.cat(images))
-    task_loss, start = None, 0
+    parts, start = [], 0
     for batch in labelled:
         stop = start + len(batch.images)
-        part = F.cross_entropy(logits[start:stop], batch.labels, weight=batch.class_weights)
-        task_loss = part if task_loss is None else task_loss + part
+        parts.append(F.cross_entropy(logits[start:stop], batch.labels, weight=batch.class_weights))
         start = stop
+    task_loss = parts[0]
+    for part in parts[1:]:
+        task_loss = task_loss + part
     source_start = start - len(source.images)
     loss = task_loss
     logged = {"task_loss": task_loss}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -66,6 +67,9 @@ class MergerClassifier(pl.LightningModule):
         are optimised too, at ``lr`` times its ``lr_multiplier`` attribute (default 1).
     """
 
+    model: Any  # a galmerge network: (features, logits), parameter_groups(), feature_dim
+    class_weights: torch.Tensor | None
+
     def __init__(
         self,
         *,
@@ -125,7 +129,7 @@ class MergerClassifier(pl.LightningModule):
         p_merger = torch.softmax(logits.float(), dim=1)[:, 1]
         self.val_roc_auc.update(p_merger, labels)
         self.val_accuracy.update(p_merger, labels)
-        options = {"on_step": False, "on_epoch": True, "add_dataloader_idx": False}
+        options: dict[str, Any] = {"on_step": False, "on_epoch": True, "add_dataloader_idx": False}
         self.log("val_loss", loss, batch_size=len(images), prog_bar=True, sync_dist=True, **options)
         self.log("val_roc_auc", self.val_roc_auc, prog_bar=True, **options)
         self.log("val_accuracy", self.val_accuracy, **options)
@@ -147,8 +151,8 @@ class MergerClassifier(pl.LightningModule):
 
     def parameter_groups(self) -> list[dict]:
         """Optimiser groups for the model and every loss term; refuses to leave a trainable parameter out."""
-        lr = self.hparams.lr
-        multiplier = self.hparams.head_lr_multiplier
+        lr = self.hparams["lr"]
+        multiplier = self.hparams["head_lr_multiplier"]
         model_groups = (
             self.model.parameter_groups() if multiplier is None else self.model.parameter_groups(head_lr_multiplier=multiplier)
         )

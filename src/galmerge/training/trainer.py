@@ -48,7 +48,8 @@ def make_trainer(config: TrainConfig, run: Run, *, progress: bool = True, extra_
         max_epochs=config.optimisation.epochs,
         accelerator=hardware.accelerator,
         devices=hardware.devices,
-        precision=hardware.precision,
+        # Lightning checks the precision and names the valid ones in its error.
+        precision=hardware.precision,  # type: ignore[arg-type]
         logger=False,
         callbacks=callbacks,
         enable_progress_bar=terminal,
@@ -82,7 +83,7 @@ def initialise_weights(model: nn.Module, path, *, architecture: str) -> None:
     else:
         state = load_state_dict_file(path)
         if architecture == "resnet18" and "layer1.0.conv1.weight" in state and "bottleneck.weight" not in state:
-            load_torchvision_weights(model, state, source=str(path))
+            load_torchvision_weights(model, state, source=str(path))  # type: ignore[arg-type]
             return
     own = model.state_dict()
     foreign = sorted(set(state) ^ set(own))
