@@ -28,12 +28,13 @@ def toy_npy(tmp_path_factory, toy_set):
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, toy_npy):
-    """A DeepMerge run trained for a few epochs on the toy arrays through the library API."""
-    from galmerge.training import TrainConfig, train
+    """A DeepMerge run trained for a few epochs on the toy arrays through the library API, its test split scored."""
+    from galmerge.pipeline import train_and_evaluate
+    from galmerge.training import TrainConfig
 
     out = tmp_path_factory.mktemp("runs") / "toy"
     config = TrainConfig(epochs=10, seed=1, n_bootstrap=100, early_stopping_patience=0)
-    return train(f"{toy_npy[0]},{toy_npy[1]}", config=config, out=out, progress=False)
+    return train_and_evaluate(f"{toy_npy[0]},{toy_npy[1]}", config=config, out=out, progress=False)
 
 
 def pytest_collection_modifyitems(config, items):

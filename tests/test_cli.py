@@ -31,8 +31,8 @@ def test_documented_forms_train_evaluate_predict_convert(tmp_path, capsys, toy_n
     fresh = make_toy_mergers(200, seed=8)
     np.save(tmp_path / "Xtest.npy", fresh.images)
     np.save(tmp_path / "ytest.npy", fresh.labels.astype(float))
-    code, out, _ = run(capsys, "evaluate", trained_run.run_dir, "--data", f"{tmp_path}/Xtest.npy,{tmp_path}/ytest.npy", "--out", tmp_path / "metrics.json", "--bootstrap", 20, "--quiet")
-    assert code == 0 and (tmp_path / "metrics.json").exists() and "roc_auc" in out
+    code, out, _ = run(capsys, "evaluate", trained_run.run_dir, "--data", f"{tmp_path}/Xtest.npy,{tmp_path}/ytest.npy", "--out", tmp_path / "eval", "--bootstrap", 20, "--quiet")
+    assert code == 0 and (tmp_path / "eval" / "metrics.json").exists() and (tmp_path / "eval" / "predictions.ecsv").exists() and "roc_auc" in out
 
     fresh.save(tmp_path / "cutouts.h5")
     code, out, _ = run(capsys, "predict", trained_run.run_dir, tmp_path / "cutouts.h5", "--out", tmp_path / "catalog.ecsv", "--quiet")
@@ -47,7 +47,7 @@ def test_resnet18_from_an_imageset_file_with_a_config(tmp_path, capsys):
     (tmp_path / "my.toml").write_text("epochs = 1\ninput_size = 32\nbatch_size = 32\nn_bootstrap = 10\n")
     code, out, err = run(capsys, "train", "--source", tmp_path / "train.h5", "--model", "resnet18", "--config", tmp_path / "my.toml", "--out", tmp_path / "b", "--quiet")
     assert code == 0, err
-    assert 'model = "resnet18"' in (tmp_path / "b" / "config.toml").read_text()
+    assert 'architecture = "resnet18"' in (tmp_path / "b" / "config.toml").read_text()
 
 
 def bad_arrays(tmp_path, kind):
@@ -146,3 +146,88 @@ def test_observe_command_on_a_simulation_image(tmp_path, capsys):
     fits.PrimaryHDU(image).writeto(tmp_path / "noscale.fits")
     code, _, err = run(capsys, "observe", tmp_path / "noscale.fits", "--recipe", "hst-f814w", "--out", tmp_path / "o2.fits", "--quiet")
     assert code == 2 and "no scale" in err
+    code, _, err = run(capsys, "observe", tmp_path / "tng.fits", "--recipe", "hst-f814w", "--redshift", 0, "--out", tmp_path / "o3.fits", "--quiet")
+    assert code == 2 and err == "galmerge: error: redshift must be > 0, got 0.0\n"
+    code, _, err = run(capsys, "observe", tmp_path / "tng.fits", "--recipe", "hst-f814w", "--redshift", 0.7, "--out", tmp_path / "obs.fits", "--quiet")
+    assert code == 2 and "obs.fits: already exists" in err
+
+
+def test_options_are_generated_from_the_configuration(tmp_path, capsys):
+    from galmerge.cli import build_parser
+    from galmerge.training import TrainConfig
+    from galmerge.training.config import train_overrides
+
+    parser = build_parser()
+    args = parser.parse_args(["train", "--method", "dann", "--fisher", "--fisher-w-intra", "0.5", "--no-augment", "--patience", "3", "--adam-betas", "0.9", "0.99"])
+    overrides = train_overrides(args)
+    assert overrides == {"method": "dann", "fisher": True, "fisher_w_intra": 0.5, "augment": False, "early_stopping_patience": 3, "adam_betas": [0.9, 0.99]}
+    config = TrainConfig.from_dict(overrides)
+    assert config.adaptation.options_of("fisher").w_intra == 0.5 and config.selection.early_stopping_patience == 3
+    help_text = parser._subparsers._group_actions[0].choices["train"].format_help()
+    for flag, default in (("--dann-lr-multiplier", "0.1"), ("--fisher-w-intra", "0.01"), ("--entropy-weight", "0.05"), ("--epochs", "30")):
+        assert flag in help_text and f"(default: {default})" in " ".join(help_text.split()), flag
+    code, _, err = run(capsys, "train", "--source", "toy:60", "--monitor", "target_im", "--out", tmp_path / "r", "--quiet")
+    assert code == 2 and "monitor 'target_im' is computed on unlabelled target images" in err and not (tmp_path / "r").exists()
+
+
+def test_resume_applies_or_refuses_overrides(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--source", "toy:120", "--epochs", 1, "--batch-size", 32, "--n-bootstrap", 0, "--out", tmp_path / "r", "--quiet")
+    assert code == 0, err
+    code, _, err = run(capsys, "train", "--resume", tmp_path / "r", "--lr", 0.1, "--quiet")
+    assert code == 2 and "cannot change lr (run: 0.001, given: 0.1)" in err
+    code, out, err = run(capsys, "train", "--resume", tmp_path / "r", "--epochs", 2, "--quiet")
+    assert code == 0, err
+    assert len(Table.read(tmp_path / "r" / "history.csv", format="ascii.csv")) == 2
+
+
+def test_predict_with_test_time_augmentation(tmp_path, capsys, trained_run):
+    make_toy_mergers(30, seed=4).save(tmp_path / "few.h5")
+    code, out, err = run(capsys, "predict", trained_run.run_dir, tmp_path / "few.h5", "--out", tmp_path / "c.ecsv", "--tta", "--backend", "torch", "--quiet")
+    assert code == 0, err
+    catalog = Table.read(tmp_path / "c.ecsv")
+    assert "p_merger_std" in catalog.colnames and (np.asarray(catalog["p_merger_std"]) >= 0).all()
+
+
+def test_finetune_report_and_explain_commands(tmp_path, capsys, trained_run):
+    gains = np.array([2.0, 1.0, 0.4], dtype=np.float32)[None, :, None, None]
+    base = make_toy_mergers(200, seed=51)
+    from galmerge.data import ImageSet
+
+    ImageSet(base.images * gains, labels=base.labels).save(tmp_path / "target.h5")
+    code, out, err = run(capsys, "finetune", trained_run.run_dir, "--target-labelled", tmp_path / "target.h5", "--n-labels", "0,20", "--epochs", 2, "--mode", "head", "--out", tmp_path / "ft", "--quiet")
+    assert code == 0, err
+    assert "160 evaluation images" in out and (tmp_path / "ft" / "finetune.json").exists()
+    code, _, err = run(capsys, "finetune", trained_run.run_dir, "--target-labelled", tmp_path / "target.h5", "--n-labels", "0,20", "--out", tmp_path / "ft", "--quiet")
+    assert code == 2 and "already exists" in err
+    code, out, err = run(capsys, "report", trained_run.run_dir, "--out", tmp_path / "page.html")
+    assert code == 0 and (tmp_path / "page.html").read_text().startswith("<!DOCTYPE html>")
+    code, _, err = run(capsys, "report", trained_run.run_dir, "--out", tmp_path / "page.html")
+    assert code == 2 and "already exists" in err
+
+
+def test_experiment_and_demo_commands(tmp_path, capsys):
+    make_toy_mergers(240, seed=1).save(tmp_path / "source.h5")
+    make_toy_mergers(240, seed=2).save(tmp_path / "target.h5")
+    (tmp_path / "p.toml").write_text('name = "cli"\n[data]\nsource = "source.h5"\ntarget = "target.h5"\n[train]\nepochs = 1\nbatch_size = 64\nn_bootstrap = 10\n[methods]\nnoDA = { method = "none" }\nCORAL = { method = "coral" }\n')
+    code, out, err = run(capsys, "experiment", tmp_path / "p.toml", "--out", tmp_path / "exp", "--quiet")
+    assert code == 0, err
+    assert out.splitlines()[0].split()[:4] == ["method", "target", "ROC-AUC", "target"] and "CORAL" in out and (tmp_path / "exp" / "report.html").exists()
+    code, out, err = run(capsys, "demo", "--n", 40, "--epochs", 1, "--workers", 1, "--out", tmp_path / "demo", "--quiet")
+    assert code == 0, err
+    for name in ("report.html", "table.md", "summary.json", "mock_montage.png", "experiment.json"):
+        assert (tmp_path / "demo" / name).exists(), name
+    assert "galmerge demo finished" in out and "DANN" in out
+
+
+def test_mock_benchmark_and_montage_commands(tmp_path, capsys):
+    code, out, err = run(capsys, "mock", "--benchmark", "sim2sim", "--n", 24, "--seed", 1, "--workers", 1, "--out", tmp_path / "bench", "--quiet")
+    assert code == 0, err
+    assert out.count("leak check ROC-AUC") == 2 and (tmp_path / "bench" / "manifest.json").exists()
+    code, out, err = run(capsys, "mock", "--montage", "--recipe", "hst-f160w", "--seed", 1, "--workers", 1, "--out", tmp_path / "m.png", "--quiet")
+    assert code == 0, err
+    from PIL import Image
+
+    with Image.open(tmp_path / "m.png") as picture:
+        assert picture.width > 1000 and picture.height > 600
+    code, _, err = run(capsys, "mock", "--recipe", "hst-f160w", "--quiet")
+    assert code == 2 and "mock needs --out" in err

@@ -74,8 +74,8 @@ def test_domain_classifier_matches_deepmerge_ii():
 
 
 def test_domain_classifier_and_fisher_centres_are_trained_by_the_optimiser():
-    from galmerge.training import MergerClassifier, StepOutputs
     from galmerge.adapt.terms import DANNTerm, FisherTerm
+    from galmerge.training import MergerClassifier, StepOutputs
 
     module = MergerClassifier(architecture="deepmerge", in_bands=3, input_size=32, loss_terms={"dann": DANNTerm(512, lr_multiplier=0.1), "fisher": FisherTerm(512)})
     optimiser = torch.optim.Adam(module.parameter_groups(), lr=1e-3)
@@ -117,12 +117,45 @@ def test_entropy_is_largest_for_uniform_predictions():
     assert loss(torch.tensor([[1.0, 0.0]])).item() < math.log(2)
 
 
+def test_fisher_loss_on_a_hand_computed_case():
+    # centres (0, 0) and (2, 0); features: class 0 at (1, 0) and (0, 1), class 1 at (2, 2)
+    # intra = mean(||f - c_y||^2) = (1 + 1 + 4) / 3 = 2; mean centre (1, 0), inter = mean(1, 1) = 1
+    features = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
+    labels = torch.tensor([0, 0, 1])
+    for form, w_intra, w_inter, expected in (("tr", 1.0, 1.0, 2.0 / (1.0 + 1e-6)), ("tr", 0.01, 2.0, 0.02 / (2.0 + 1e-6)), ("td", 0.5, 3.0, 1.0 - 3.0)):
+        loss = FisherLoss(2, form=form, w_intra=w_intra, w_inter=w_inter)
+        with torch.no_grad():
+            loss.centres.copy_(torch.tensor([[0.0, 0.0], [2.0, 0.0]]))
+        assert loss(features, labels).item() == pytest.approx(expected, rel=1e-6), form
+
+
+def test_coral_on_a_hand_computed_case():
+    # source: two points (0, 0) and (2, 0): covariance diag(2, 0) (n - 1 = 1); target: (0, 0) and (0, 4): diag(0, 8)
+    # ||C_s - C_t||_F^2 = 2^2 + 8^2 = 68; divided by 4 d^2 = 16
+    source = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
+    target = torch.tensor([[0.0, 0.0], [0.0, 4.0]])
+    assert CORALLoss()(source, target).item() == pytest.approx(68 / 16)
+    # against numpy's covariance on random features
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(50, 6)), rng.normal(size=(40, 6)) * np.arange(1, 7)
+    expected = ((np.cov(a, rowvar=False) - np.cov(b, rowvar=False)) ** 2).sum() / (4 * 36)
+    assert CORALLoss()(torch.from_numpy(a).float(), torch.from_numpy(b).float()).item() == pytest.approx(expected, rel=1e-4)
+
+
 def test_coral_is_zero_for_equal_covariances_and_positive_otherwise():
     torch.manual_seed(2)
     x = torch.randn(200, 5)
     loss = CORALLoss()
     assert loss(x, x).item() == pytest.approx(0.0, abs=1e-10)
     assert loss(x, x * torch.tensor([1.0, 3.0, 1.0, 1.0, 1.0])).item() > 0.01
+
+
+def test_loss_defaults_are_the_registry_options():
+    from galmerge.adapt.registry import DANNOptions, FisherOptions
+
+    adversary, fisher = DomainAdversarialLoss(8), FisherLoss(8)
+    assert (adversary.ramp, adversary.lr_multiplier) == (DANNOptions().ramp, DANNOptions().lr_multiplier) == (True, 0.1)
+    assert (fisher.form, fisher.w_intra, fisher.w_inter, fisher.lr_multiplier) == (FisherOptions().form, FisherOptions().w_intra, FisherOptions().w_inter, FisherOptions().lr_multiplier)
 
 
 def test_adversarial_loss_reports_domain_accuracy():

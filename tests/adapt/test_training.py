@@ -8,7 +8,7 @@ import torch
 
 from galmerge.data import ImageSet, make_toy_mergers
 from galmerge.errors import ConfigError
-from galmerge.evaluation import evaluate_run
+from galmerge.pipeline import evaluate_run, train_and_evaluate
 from galmerge.training import TrainConfig, train
 
 
@@ -27,7 +27,7 @@ def domains():
 def fit(domains, tmp_path, method, **changes):
     source, target = domains
     config = TrainConfig(method=method, epochs=10, batch_size=32, seed=0, n_bootstrap=0, early_stopping_patience=0, **changes)
-    return train(source, target=target, config=config, out=tmp_path / f"{method}-{len(changes)}", progress=False)
+    return train_and_evaluate(source, target=target, config=config, out=tmp_path / f"{method}-{len(changes)}", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def runs(domains, tmp_path_factory):
 
 
 def auc(run, split):
-    return run.metrics[split]["roc_auc"]["value"]
+    return getattr(run.record, split).roc_auc.value
 
 
 def test_mmd_and_dann_each_recover_at_least_half_of_the_domain_gap(runs):
@@ -57,8 +57,8 @@ def test_label_free_criteria_are_recorded_every_epoch(runs):
         values = [float(r[column]) for r in rows]
         assert all(np.isfinite(values)), column
     assert 0.0 <= float(rows[-1]["target_entropy"]) <= np.log(2) + 1e-6
-    assert runs["dann"].metrics["best_checkpoint"]["monitor"] == "val_roc_auc"
-    assert runs["dann"].metrics["n_images"]["target_train"] > 0
+    assert runs["dann"].record.best_checkpoint["monitor"] == "val_roc_auc"
+    assert runs["dann"].record.n_images["target_train"] > 0
 
 
 def test_target_labels_are_never_used(domains, tmp_path):
@@ -66,21 +66,24 @@ def test_target_labels_are_never_used(domains, tmp_path):
     wrong = ImageSet(target.images, labels=1 - target.labels, meta=target.meta)
     unlabelled = ImageSet(target.images, meta=target.meta)
     config = TrainConfig(method="mmd", epochs=2, batch_size=64, seed=3, n_bootstrap=0, early_stopping_patience=0, monitor="target_im")
-    results = [train(source, target=t, config=config, out=tmp_path / name, progress=False) for name, t in (("right", target), ("wrong", wrong), ("none", unlabelled))]
+    results = [train_and_evaluate(source, target=t, config=config, out=tmp_path / name, progress=False) for name, t in (("right", target), ("wrong", wrong), ("none", unlabelled))]
     for (name, a), b, c in zip(results[0].trained.model.state_dict().items(), results[1].trained.model.state_dict().values(), results[2].trained.model.state_dict().values()):
         assert torch.equal(a, b) and torch.equal(a, c), name
-    assert results[0].metrics["thresholds"] == results[1].metrics["thresholds"]
-    assert "target_test" not in results[2].metrics  # nothing to score without labels
+    assert results[0].thresholds == results[1].thresholds
+    assert results[2].record.target_test is None  # nothing to score without labels
 
 
 def test_evaluation_skips_the_target_images_used_in_training(runs, domains):
     _, target = domains
     report = evaluate_run(runs["mmd"].run_dir, target, n_bootstrap=0, progress=False)
-    sizes = runs["mmd"].metrics["n_images"]
-    assert report["n_excluded"] == sizes["target_train"] + sizes["target_val"]
-    assert report["n"] == sizes["target_test"]
+    sizes = runs["mmd"].record.n_images
+    assert report.n_excluded == sizes["target_train"] + sizes["target_val"]
+    assert report.n == sizes["target_test"]
 
 
-def test_adaptation_needs_a_target(domains, tmp_path):
+def test_adaptation_and_label_free_selection_need_a_target_before_any_work(domains, tmp_path):
     with pytest.raises(ConfigError, match="target"):
         train(domains[0], config=TrainConfig(method="dann", epochs=1), out=tmp_path / "x", progress=False)
+    with pytest.raises(ConfigError, match="monitor 'target_entropy' is computed on unlabelled target images"):
+        train(domains[0], config=TrainConfig(monitor="target_entropy", epochs=1), out=tmp_path / "y", progress=False)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
+import torch
 from astropy.table import Table
 
-from galmerge.catalog import make_backend, onnx_available, predict_catalog, predict_catalog_file, predict_proba
-from galmerge.data import ImageSet, make_toy_mergers
+from galmerge.catalog import make_backend, predict, predict_catalog, predict_catalog_file, predict_proba
+from galmerge.data import ImageSet, dihedral_element, make_toy_mergers
 from galmerge.errors import OutputExistsError
 
 
@@ -12,10 +13,9 @@ def fresh():
     return make_toy_mergers(200, seed=21)
 
 
-@pytest.mark.skipif(not onnx_available(), reason="onnx extra not installed")
 def test_onnx_and_torch_backends_agree(trained_run, fresh):
-    p_torch, _ = predict_proba(trained_run.trained, fresh.images, backend="torch")
-    p_onnx, _ = predict_proba(trained_run.trained, fresh.images, backend="onnx")
+    p_torch = predict_proba(trained_run.trained, fresh.images, backend="torch")
+    p_onnx = predict_proba(trained_run.trained, fresh.images, backend="onnx")  # the onnx extra is part of the test set-up
     np.testing.assert_allclose(p_onnx, p_torch, atol=1e-4)
     assert trained_run.trained.model.fused  # exporting did not leave the model in its plain-layer mode
 
@@ -32,11 +32,19 @@ def test_catalog_columns_and_thresholds(trained_run, fresh):
     assert catalog.meta["thresholds"]["target_recall"] == threshold
 
 
-def test_test_time_augmentation_gives_an_uncertainty(trained_run, fresh):
-    p_mean, p_std = predict_proba(trained_run.trained, fresh.images[:20], backend="torch", tta=True)
-    p_single, _ = predict_proba(trained_run.trained, fresh.images[:20], backend="torch")
-    assert p_std.shape == (20,) and (p_std >= 0).all() and p_std.max() > 0
-    assert np.abs(p_mean - p_single).max() < 0.5
+def test_test_time_augmentation_is_the_mean_and_spread_over_the_eight_symmetries(trained_run, fresh):
+    images = fresh.images[:20]
+    augmented = predict(trained_run.trained, images, backend="torch", tta=True)
+    # the same 8 views made independently: flip/rotate the raw images (preprocessing is per pixel
+    # and per band, so it commutes with the symmetries), then predict each view without TTA
+    views = np.stack([
+        predict(trained_run.trained, dihedral_element(torch.from_numpy(images), element).contiguous().numpy(), backend="torch").p_merger
+        for element in range(8)
+    ])
+    assert len({tuple(np.round(v, 6)) for v in views}) > 1  # the views really differ
+    np.testing.assert_allclose(augmented.p_merger, views.mean(axis=0), atol=1e-5)
+    np.testing.assert_allclose(augmented.p_merger_std, views.std(axis=0), atol=1e-5)
+    assert predict(trained_run.trained, images, backend="torch").p_merger_std is None
 
 
 def test_flags_mark_filled_pixels(trained_run, fresh, tmp_path):

@@ -5,16 +5,17 @@ import pytest
 
 from galmerge.data import ImageSet, make_toy_mergers
 from galmerge.errors import DataError, LabelError, ModelMismatchError, OutputExistsError
-from galmerge.evaluation import evaluate_run
+from galmerge.pipeline import evaluate_run
+from galmerge.runs import Evaluation
 
 
 def test_training_and_validation_images_are_never_scored(trained_run, toy_npy):
     report = evaluate_run(trained_run.run_dir, f"{toy_npy[0]},{toy_npy[1]}", n_bootstrap=20, progress=False)
-    sizes = trained_run.metrics["n_images"]
-    assert report["n_excluded"] == sizes["train"] + sizes["val"]
-    assert report["n"] == sizes["test"]
+    sizes = trained_run.record.n_images
+    assert report.n_excluded == sizes["train"] + sizes["val"]
+    assert report.n == sizes["test"]
     # the same images as the test split, so the same scores
-    assert report["roc_auc"]["value"] == pytest.approx(trained_run.metrics["test"]["roc_auc"]["value"], abs=1e-6)
+    assert report.roc_auc.value == pytest.approx(trained_run.record.test.roc_auc.value, abs=1e-6)
 
 
 def test_reshuffled_copies_of_training_images_are_recognised(trained_run, toy_set):
@@ -22,20 +23,28 @@ def test_reshuffled_copies_of_training_images_are_recognised(trained_run, toy_se
         rows = np.concatenate([split["train"][:50], split["test"][:50]])
     shuffled = toy_set[np.random.default_rng(0).permutation(rows)]
     report = evaluate_run(trained_run.run_dir, shuffled, n_bootstrap=0, progress=False)
-    assert report["n_excluded"] == 50 and report["n"] == 50
+    assert report.n_excluded == 50 and report.n == 50
 
 
 def test_fresh_data_report_and_figures(trained_run, tmp_path):
     fresh = make_toy_mergers(300, seed=99)
-    report = evaluate_run(trained_run.run_dir, fresh, out=tmp_path / "fresh.json", n_bootstrap=50, progress=False)
-    assert report["n_excluded"] == 0 and report["n"] == 300
-    assert report["roc_auc"]["value"] > 0.8
-    saved = json.loads((tmp_path / "fresh.json").read_text())
+    report = evaluate_run(trained_run.run_dir, fresh, out=tmp_path / "fresh", n_bootstrap=50, progress=False)
+    assert report.n_excluded == 0 and report.n == 300
+    assert report.roc_auc.value > 0.8
+    saved = json.loads((tmp_path / "fresh" / "metrics.json").read_text())
     assert saved["thresholds"]["target_recall"]["threshold"] == trained_run.trained.spec.thresholds["target_recall"]
+    assert Evaluation.read(tmp_path / "fresh" / "metrics.json") == report  # what was written reads back whole
     for name in ("roc", "pr", "montage", "confusion_default"):
-        assert (tmp_path / "fresh_figures" / f"{name}.png").exists()
-    with pytest.raises(OutputExistsError):
-        evaluate_run(trained_run.run_dir, fresh, out=tmp_path / "fresh.json", progress=False)
+        assert (tmp_path / "fresh" / f"{name}.png").exists()
+    with pytest.raises(OutputExistsError, match="already exists"):
+        evaluate_run(trained_run.run_dir, fresh, out=tmp_path / "fresh", progress=False)
+    again = evaluate_run(trained_run.run_dir, fresh, out=tmp_path / "fresh", overwrite=True, n_bootstrap=0, progress=False)
+    assert again.n_bootstrap == 0 and "ci95" not in json.loads((tmp_path / "fresh" / "metrics.json").read_text())["roc_auc"]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(OutputExistsError, match="not a galmerge evaluation folder"):
+        evaluate_run(trained_run.run_dir, fresh, out=tmp_path / "mine", overwrite=True, progress=False)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
 
 
 def test_bad_evaluation_data(trained_run, toy_set):

@@ -22,13 +22,14 @@ def with_masks(imageset):
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from galmerge.training import TrainConfig, train
+    from galmerge.pipeline import train_and_evaluate
+    from galmerge.training import TrainConfig
 
     folder = tmp_path_factory.mktemp("explain")
     training = make_toy_mergers(300, seed=2, size=SIZE)
     training.save(folder / "train.h5")
     config = TrainConfig(epochs=2, batch_size=64, n_bootstrap=20, early_stopping_patience=0, input_size=SIZE)
-    return train(str(folder / "train.h5"), config=config, out=folder / "run", progress=False)
+    return train_and_evaluate(str(folder / "train.h5"), config=config, out=folder / "run", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +49,12 @@ def test_explain_run_writes_every_figure_and_the_numbers(explained, run):
     assert written["images"]["class"] == [1, 1, 1, 0, 0, 0]
     expected = {"attributions_mergers", "attributions_non_mergers", "saliency_bands", "dead_filters", "activations_merger", "activations_non_merger",
                 "mask_scores", "randomisation_cascading", "randomisation_independent", "tcav", "feature_gradcam"}
-    assert set(report["figures"]) == expected
-    for path in report["figures"].values():
+    assert set(report.figures) == expected
+    assert report.to_dict() == written
+    for path in report.figures.values():
         with open(path, "rb") as handle:
             assert handle.read(4) == b"\x89PNG"
-    with np.load(report["figures"]["dead_filters"].replace("dead_filters.png", "attributions.npz")) as saved:
+    with np.load(report.figures["dead_filters"].replace("dead_filters.png", "attributions.npz")) as saved:
         assert {"saliency", "smoothgrad", "ig", "gradcam", "ids"} <= set(saved.files) and saved["ig"].shape == (6, SIZE, SIZE)
     assert [r["layer"] for r in written["dead_filters"]] == ["relu1", "relu2", "relu3"]
     scores = written["mask_scores"]
@@ -74,8 +76,8 @@ def test_explain_run_writes_every_figure_and_the_numbers(explained, run):
 def test_training_images_are_excluded(run):
     training = ImageSet.load(run.run_dir.parent / "train.h5")
     report = explain_run(run.run_dir, training, methods=("saliency",), n_images=4, out=run.run_dir.parent / "own", progress=False)
-    sizes = run.metrics["n_images"]
-    assert report["n_excluded"] == sizes["train"] + sizes["val"]
+    sizes = run.record.n_images
+    assert report.n_excluded == sizes["train"] + sizes["val"]
 
 
 @pytest.mark.parametrize("bands", [1, 3, 6])
@@ -83,8 +85,8 @@ def test_every_method_for_any_band_count_from_a_bare_model_file(bands, tmp_path,
     trained, toy = make_trained(bands=bands, size=SIZE)
     trained.save(tmp_path / "model.safetensors")
     report = explain_run(tmp_path / "model.safetensors", toy, n_images=4, out=tmp_path / "out", progress=False)
-    assert report["n_excluded"] == 0 and len(report["images"]["id"]) == 4
-    assert {"attributions_mergers", "saliency_bands", "activations_merger", "dead_filters"} <= set(report["figures"])
+    assert report.n_excluded == 0 and len(report.images["id"]) == 4
+    assert {"attributions_mergers", "saliency_bands", "activations_merger", "dead_filters"} <= set(report.figures)
     with np.load(tmp_path / "out" / "attributions.npz") as saved:
         assert all(saved[m].shape == (4, SIZE, SIZE) and np.isfinite(saved[m]).all() for m in ("saliency", "smoothgrad", "ig", "gradcam"))
 
@@ -92,9 +94,9 @@ def test_every_method_for_any_band_count_from_a_bare_model_file(bands, tmp_path,
 def test_the_report_shows_the_interpretation_figures(explained, run):
     from galmerge.report import write_report
 
-    page = write_report(run.run_dir).read_text()
+    page = write_report(run.run_dir, overwrite=True).read_text()
     assert "<h2>Interpretation:" in page
-    assert page.count("data:image/png;base64,") >= 11 + 6  # the explain figures and the run's own
+    assert page.count("<img ") >= 11 + 6  # the explain figures and the run's own
 
 
 def test_the_command_line(run, tmp_path, capsys):

@@ -5,6 +5,8 @@ import copy
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from galmerge.errors import ConfigError
 from galmerge.explain import InspectableModel, layer_groups, randomisation_check, rank_correlation, structural_similarity
@@ -54,11 +56,32 @@ def test_cascading_randomisation_lowers_the_similarity_of_gradients_on_a_trained
     assert independent.final_similarity("saliency") == min(independent.similarity["saliency"]["spearman_abs"])
 
 
+class EdgeEnergy(nn.Module):
+    """Energy of a fixed Laplacian-filtered image, then one linear layer: its gradient is an edge map times a weight.
+
+    Re-initialising the only trainable layer rescales the saliency map without moving it, the
+    way Adebayo et al.'s edge detector ignores the model: the check must flag it.
+    """
+
+    def __init__(self, bands: int = 3):
+        super().__init__()
+        laplacian = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+        self.register_buffer("kernel", laplacian.view(1, 1, 3, 3).repeat(1, bands, 1, 1))
+        self.fc = nn.Linear(1, 2)
+
+    def forward(self, x):
+        energy = F.conv2d(x, self.kernel, padding=1).pow(2).mean(dim=(1, 2, 3))
+        return self.fc(energy[:, None])
+
+
 def test_a_method_that_ignores_the_weights_is_flagged(marker_model, make_marker_images):
     x, _ = make_marker_images(4, bands=3, seed=6, marked=True)
-    check = randomisation_check(marker_model, x, methods=("saliency",), seed=0, max_similarity=0.3)
-    check.similarity["saliency"]["spearman_abs"][-1] = 0.9  # as an edge detector's maps would stay
+    check = randomisation_check(EdgeEnergy(), x, methods=("saliency",), seed=0, max_similarity=0.3)
+    assert check.steps == ["fc"]
+    assert check.final_similarity("saliency") == pytest.approx(1.0, abs=1e-6)  # ranks of |map| unchanged
     assert check.flagged == ["saliency"]
+    trained = randomisation_check(marker_model, x, methods=("saliency",), seed=0, max_similarity=0.3)
+    assert trained.flagged == []  # a model whose maps depend on its weights is not
     with pytest.raises(ConfigError, match="unknown randomisation mode"):
         randomisation_check(marker_model, x, mode="sideways")
     with pytest.raises(ConfigError, match="unknown method 'lime'"):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from galmerge.mocks.encounters import EncounterParameters, PLUMMER_SCALE, draw_encounter_parameters, simulate_encounters, time_unit_myr
+from galmerge.mocks.encounters import PLUMMER_SCALE, EncounterParameters, draw_encounter_parameters, simulate_encounters, time_unit_myr
 
 
 def orbit_energy_and_momentum(run):

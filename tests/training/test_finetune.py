@@ -6,7 +6,9 @@ import torch
 
 from galmerge.data import ImageSet, make_toy_mergers
 from galmerge.errors import ConfigError, DataError, OutputExistsError
-from galmerge.training.finetune import FinetuneOptions, draw_label_pool, finetune_curve
+from galmerge.pipeline import finetune_curve
+from galmerge.runs import FinetuneCurve
+from galmerge.training.finetune import FinetuneOptions, draw_label_pool
 
 
 def test_label_pool_prefixes_are_balanced_and_spare_half_of_each_class():
@@ -24,11 +26,12 @@ def test_fine_tuning_on_target_labels_helps_on_the_target(trained_run, tmp_path)
     gains = np.array([2.0, 1.0, 0.4], dtype=np.float32)[None, :, None, None]
     target = ImageSet(base.images * gains, labels=base.labels, meta=base.meta)
     curve = finetune_curve(trained_run.run_dir, target, n_labels=(0, 100), out=tmp_path / "ft", options=FinetuneOptions(epochs=25), n_bootstrap=50, progress=False)
-    before, after = (curve["points"][k]["roc_auc"]["value"] for k in ("0", "100"))
+    before, after = (curve.points[k].roc_auc.value for k in (0, 100))
     assert after > before + 0.05
     assert (tmp_path / "ft" / "model_K100.safetensors").exists() and (tmp_path / "ft" / "finetune_curve.png").exists()
     saved = json.loads((tmp_path / "ft" / "finetune.json").read_text())
     assert saved["n_evaluation"] == 600 and saved["points"]["100"]["n_mergers_used"] == 50
+    assert FinetuneCurve.read(tmp_path / "ft" / "finetune.json") == curve
     with pytest.raises(OutputExistsError):
         finetune_curve(trained_run.run_dir, target, n_labels=(0,), out=tmp_path / "ft", progress=False)
 
@@ -61,7 +64,7 @@ def test_fine_tuning_with_adaptation_keeps_pulling_the_domains_together(trained_
 
     options = FinetuneOptions(epochs=10)
     alone = finetune(trained, labelled.images * gains, labelled.labels, options=options)
-    adaptation = AdaptationData(source.images[:200], source.labels[:200], target[:200], TrainConfig(method="mmd", mmd_bandwidths="median", transfer_weight=10))
+    adaptation = AdaptationData(source.images[:200], source.labels[:200], target[:200], TrainConfig(method="mmd", mmd_bandwidths="median", transfer_weight=10).adaptation)
     adapted = finetune(trained, labelled.images * gains, labelled.labels, options=options, adaptation=adaptation)
     assert domain_mmd(adapted) < 0.98 * domain_mmd(alone)
 

@@ -8,17 +8,19 @@ import torch
 from astropy.table import Table
 
 from galmerge.data import make_toy_mergers, stratified_split
-from galmerge.errors import LabelError, ModelMismatchError, OutputExistsError
+from galmerge.errors import ConfigError, LabelError, ModelMismatchError, OutputExistsError
 from galmerge.models import TrainedModel
+from galmerge.pipeline import train_and_evaluate
+from galmerge.runs import RunRecord
 from galmerge.training import TrainConfig, train
 
 
 def test_a_learnable_toy_problem_reaches_roc_auc_0_9_on_held_out_data(trained_run):
-    test = trained_run.metrics["test"]
-    assert abs(test["n"] - 400) <= 1  # 20 % of 2000, never seen in training or selection
-    assert test["roc_auc"]["value"] >= 0.9
-    low, high = test["roc_auc"]["ci95"]
-    assert low <= test["roc_auc"]["value"] <= high
+    test = trained_run.record.test
+    assert abs(test.n - 400) <= 1  # 20 % of 2000, never seen in training or selection
+    assert test.roc_auc.value >= 0.9
+    low, high = test.roc_auc.ci95
+    assert low <= test.roc_auc.value <= high
 
 
 def test_run_directory_holds_the_whole_record(trained_run):
@@ -31,17 +33,22 @@ def test_run_directory_holds_the_whole_record(trained_run):
     assert list(history["epoch"]) == list(range(10))
     sizes = json.loads((run / "metrics.json").read_text())["n_images"]
     assert sum(sizes.values()) == 2000
+    assert RunRecord.read(run / "metrics.json") == trained_run.record
     assert abs(sizes["train"] - 1400) <= 1 and abs(sizes["val"] - 200) <= 1 and abs(sizes["test"] - 400) <= 1
 
 
 def test_split_is_the_seeded_stratified_split_and_disjoint(trained_run, toy_set):
     with np.load(trained_run.run_dir / "split.npz") as saved:
-        expected = stratified_split(toy_set.labels, seed=1)
-        for name in ("train", "val", "test"):
-            np.testing.assert_array_equal(saved[name], getattr(expected, name))
+        parts = {name: saved[name] for name in ("train", "val", "test")}
         hashes = toy_set.image_hashes()
-        np.testing.assert_array_equal(saved["train_hashes"], hashes[expected.train])
-    assert not set(expected.train) & set(expected.test)
+        np.testing.assert_array_equal(saved["train_hashes"], hashes[parts["train"]])
+    expected = stratified_split(toy_set.labels, seed=1)
+    for name, rows in parts.items():
+        np.testing.assert_array_equal(rows, getattr(expected, name))
+    # the saved parts themselves: disjoint, covering every image once, each with both classes in proportion
+    assert len(np.concatenate(list(parts.values()))) == len(np.unique(np.concatenate(list(parts.values())))) == len(toy_set)
+    fractions = {name: toy_set.labels[rows].mean() for name, rows in parts.items()}
+    assert max(fractions.values()) - min(fractions.values()) < 0.02
 
 
 def test_normalisation_comes_from_the_training_split_only(trained_run, toy_npy):
@@ -61,14 +68,22 @@ def test_saved_model_reproduces_the_recorded_test_predictions(trained_run, toy_s
     trained = TrainedModel.load(trained_run.run_dir)
     recorded = Table.read(trained_run.run_dir / "test_predictions.ecsv")
     rows = np.asarray(recorded["id"])
-    p_merger, _ = predict_proba(trained, toy_set.images[rows], backend="torch")
-    np.testing.assert_allclose(p_merger, recorded["p_merger"], atol=1e-5)
+    proba = predict_proba(trained, toy_set.images[rows], backend="torch")
+    assert proba.shape == (len(rows), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(proba[:, 1], recorded["p_merger"], atol=1e-5)
 
 
 def test_recall_threshold_is_chosen_on_validation_data(trained_run):
-    metrics = trained_run.metrics
-    assert metrics["val"]["thresholds"]["target_recall"]["recall"]["value"] >= 0.9
-    assert metrics["thresholds"]["target_recall"] == trained_run.trained.spec.thresholds["target_recall"]
+    record = trained_run.record
+    assert record.validation.thresholds["target_recall"].recall.value >= 0.9
+    assert record.thresholds["target_recall"] == trained_run.trained.spec.thresholds["target_recall"]
+    # the highest threshold that reaches 90 % recall on the saved validation predictions, computed here by hand
+    with np.load(trained_run.run_dir / "split.npz") as saved:
+        val = saved["val"]
+    labels = trained_run.source.labels[val]
+    merger_p = np.sort(trained_run.validation.p_merger[labels == 1])[::-1]
+    assert record.thresholds["target_recall"] == pytest.approx(merger_p[int(np.ceil(0.9 * len(merger_p))) - 1])
 
 
 def quick_config(**changes):
@@ -87,10 +102,13 @@ def test_same_seed_same_weights(tmp_path):
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, toy_npy):
     source = f"{toy_npy[0]},{toy_npy[1]}"
     first = train(source, config=quick_config(epochs=1), out=tmp_path / "run", progress=False)
-    resumed = train(config=TrainConfig(epochs=3), resume=first.run_dir, progress=False)
+    with pytest.raises(ConfigError, match=r"cannot change lr \(run: 0.001, given: 0.01\)"):
+        train(resume=first.run_dir, overrides={"epochs": 3, "lr": 0.01}, progress=False)
+    resumed = train(resume=first.run_dir, overrides={"epochs": 3, "seed": 4}, progress=False)  # the seed it had: accepted
     history = Table.read(resumed.run_dir / "history.csv", format="ascii.csv")
     assert list(history["epoch"]) == [0, 1, 2]
     assert resumed.trained.spec.preprocessing == first.trained.spec.preprocessing
+    assert TrainConfig.from_toml(resumed.run_dir / "config.toml").optimisation.epochs == 3  # the record says what it continued with
 
 
 def test_single_class_and_unlabelled_sets_are_refused(tmp_path):
@@ -124,5 +142,5 @@ def test_starting_from_a_checkpoint_of_another_architecture_is_refused(tmp_path,
 
 def test_starting_from_a_trained_model_keeps_its_skill(tmp_path, trained_run, toy_set):
     fresh = make_toy_mergers(600, seed=11)
-    result = train(fresh, config=quick_config(epochs=1, lr=1e-5), out=tmp_path / "ft", init_from=trained_run.run_dir, progress=False)
-    assert result.metrics["test"]["roc_auc"]["value"] > 0.85
+    result = train_and_evaluate(fresh, config=quick_config(epochs=1, lr=1e-5), out=tmp_path / "ft", init_from=trained_run.run_dir, progress=False)
+    assert result.record.test.roc_auc.value > 0.85
