@@ -1,12 +1,12 @@
 # Two entry points, each of which sets up everything from a fresh machine:
 #   make demo   install, then train and evaluate on the built-in default set, writing a run directory
-#   make test   install, then run the test suite
+#   make test   install, then lint, format check, type check and the test suite (what CI runs)
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.galmerge-installed
 
-.PHONY: install browser demo test test-slow bench clean
+.PHONY: install browser demo lint test test-slow bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,16 @@ browser:
 	    ($$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null \
 	    || echo "warning: could not install chromium; the report rendering test will be skipped"; }
 
-test: install browser
+# ruff and mypy come with the test extra (versions pinned in constraints.txt).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: install browser lint
 	$(PY) -m pytest
 
+# Long checks of learning at a realistic size (minutes each).
 test-slow: install
 	$(PY) -m pytest -m slow
 
