@@ -147,7 +147,7 @@ def test_observe_command_on_a_simulation_image(tmp_path, capsys):
     code, _, err = run(capsys, "observe", tmp_path / "noscale.fits", "--recipe", "hst-f814w", "--out", tmp_path / "o2.fits", "--quiet")
     assert code == 2 and "no scale" in err
     code, _, err = run(capsys, "observe", tmp_path / "tng.fits", "--recipe", "hst-f814w", "--redshift", 0, "--out", tmp_path / "o3.fits", "--quiet")
-    assert code == 2 and err == "galmerge: error: redshift must be > 0, got 0.0\n"
+    assert code == 2 and err == f"galmerge: error: {tmp_path / 'tng.fits'}: redshift must be > 0, got 0.0\n"  # one line, naming the file
     code, _, err = run(capsys, "observe", tmp_path / "tng.fits", "--recipe", "hst-f814w", "--redshift", 0.7, "--out", tmp_path / "obs.fits", "--quiet")
     assert code == 2 and "obs.fits: already exists" in err
 
@@ -196,7 +196,7 @@ def test_finetune_report_and_explain_commands(tmp_path, capsys, trained_run):
     ImageSet(base.images * gains, labels=base.labels).save(tmp_path / "target.h5")
     code, out, err = run(capsys, "finetune", trained_run.run_dir, "--target-labelled", tmp_path / "target.h5", "--n-labels", "0,20", "--epochs", 2, "--mode", "head", "--out", tmp_path / "ft", "--quiet")
     assert code == 0, err
-    assert "160 evaluation images" in out and (tmp_path / "ft" / "finetune.json").exists()
+    assert "180 evaluation images" in out and (tmp_path / "ft" / "finetune.json").exists()  # 200 minus the pool of 20
     code, _, err = run(capsys, "finetune", trained_run.run_dir, "--target-labelled", tmp_path / "target.h5", "--n-labels", "0,20", "--out", tmp_path / "ft", "--quiet")
     assert code == 2 and "already exists" in err
     code, out, err = run(capsys, "report", trained_run.run_dir, "--out", tmp_path / "page.html")
