@@ -32,13 +32,30 @@ class BandImage:
     wcs: object  # astropy.wcs.WCS (celestial)
     shape: tuple[int, int]
 
-    def pixels(self):
-        """The band's pixels, memory-mapped where the file allows (2-D view)."""
+    def pixels(self) -> np.ndarray:
+        """The band's pixels (2-D), memory-mapped when the file stores them plainly.
+
+        A numpy memory map holds no open file, so nothing is left to close; scaled (BZERO/
+        BSCALE) or compressed images are read into memory instead.
+        """
         from astropy.io import fits
 
-        hdul = fits.open(self.path, memmap=True, lazy_load_hdus=True)
-        data = hdul[self.hdu].data
+        with fits.open(self.path, memmap=False) as hdul:
+            hdu = hdul[self.hdu]
+            header = hdu.header
+            dtype = _BITPIX.get(header["BITPIX"])
+            plain = type(hdu) in (fits.PrimaryHDU, fits.ImageHDU) and header.get("BSCALE", 1) == 1 and header.get("BZERO", 0) == 0 and dtype is not None
+            if plain:
+                offset = hdu.fileinfo()["datLoc"]
+                shape = tuple(int(header[f"NAXIS{axis}"]) for axis in range(header["NAXIS"], 0, -1))
+            else:
+                data = np.array(hdu.data, dtype=np.float32)
+        if plain:
+            data = np.memmap(self.path, dtype=dtype, mode="r", offset=offset, shape=shape)
         return data if self.plane is None else data[self.plane]
+
+
+_BITPIX = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
 
 
 @dataclass

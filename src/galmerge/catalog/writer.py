@@ -94,6 +94,7 @@ class CatalogParts:
     def start(self, state: dict, *, resume: bool) -> None:
         """Record the settings of this catalog; a resumed one must have been started with the same."""
         path = self.folder / _STATE
+        state = json.loads(json.dumps(state, sort_keys=True))  # as recorded: tuples become lists
         if resume and path.exists():
             recorded = json.loads(path.read_text())
             if recorded != state:
