@@ -123,25 +123,23 @@ class MosaicCutter:
         sides = self._sides(start, stop)
         images = np.zeros((n, len(self.bands), self.side, self.side), dtype=np.float32)
         outside, nonfinite, flags = np.zeros(n, np.float32), np.zeros(n, np.float32), np.zeros(n, np.int16)
-        for i in range(n):
-            if tiles[i] < 0:
-                outside[i], nonfinite[i], flags[i] = 1.0, 1.0, NO_PIXELS_FLAG
-                continue
-            cube, outside[i] = self._cut(int(tiles[i]), x[i], y[i], int(sides[i]))
-            bad = ~np.isfinite(cube)
-            if bad.any():
-                nonfinite[i] = bad.mean()
-                if bad.reshape(len(cube), -1).all(axis=1).any():
-                    flags[i] = NO_PIXELS_FLAG
-                    continue
-                for band, mask in zip(cube, bad):
-                    if mask.any():
-                        band[mask] = np.median(band[~mask])
-            if outside[i] > 0:
-                flags[i] |= EDGE_FLAG
-            if cube.shape[-1] != self.side:
-                cube = crop_and_resize(torch.from_numpy(cube)[None], size=self.side)[0].numpy()
-            images[i] = cube
+        flags[tiles < 0] = NO_PIXELS_FLAG
+        outside[tiles < 0] = nonfinite[tiles < 0] = 1.0
+        for i in np.flatnonzero(tiles >= 0):
+            side = int(sides[i])
+            resample = side != self.side
+            cube = np.empty((len(self.bands), side, side), dtype=np.float32) if resample else images[i]
+            outside[i] = self._cut_into(cube, int(tiles[i]), x[i], y[i], side)
+            if resample:  # a size per object: fill, then resample to the common side
+                nonfinite[i], flags[i] = _fill(cube)
+                if not flags[i]:
+                    images[i] = crop_and_resize(torch.from_numpy(cube)[None], size=self.side)[0].numpy()
+        # Most cutouts are whole and finite: one vectorised check, per-object work only for the rest.
+        suspect = np.flatnonzero(~np.isfinite(images.reshape(n, -1).sum(axis=1)))
+        for i in suspect:
+            nonfinite[i], flags[i] = _fill(images[i])
+        images[(flags & NO_PIXELS_FLAG) > 0] = 0.0
+        flags[(outside > 0) & (tiles >= 0)] |= EDGE_FLAG
         return images, self._meta(start, stop, tiles, x, y, sides, outside, nonfinite, flags)
 
     def _sides(self, start: int, stop: int) -> np.ndarray:
@@ -150,23 +148,36 @@ class MosaicCutter:
         side_arcsec = self.size.value * self.positions.radius_arcsec[start:stop]
         return np.maximum(2, np.round(side_arcsec / self.scale_arcsec)).astype(int)
 
-    def _cut(self, tile_index: int, x: float, y: float, side: int) -> tuple[np.ndarray, float]:
-        """(bands, side, side) float32 with NaN beyond the mosaic, and the fraction beyond it."""
+    def _cut_into(self, cube: np.ndarray, tile_index: int, x: float, y: float, side: int) -> float:
+        """Fill ``cube`` (bands, side, side) with the cutout centred at reference pixel (x, y), NaN
+        beyond the mosaic; return the fraction beyond it.
+
+        Bands on the reference grid are sliced directly with ``Cutout2D``'s pixel convention
+        (first pixel ceil(x - side/2)): per object, about 10x faster than building a Cutout2D.
+        A band on another grid needs the cutout's WCS, so there ``Cutout2D`` does the cutting.
+        """
         from astropy.nddata import Cutout2D
 
         tile = self.tiles[tile_index]
-        reference = self._band_pixels(tile_index, 0)
-        needs_wcs = not all(tile.aligned)
-        cut = Cutout2D(reference, (x, y), side, mode="partial", fill_value=np.nan, copy=True, wcs=tile.wcs if needs_wcs else None)
-        cube = np.full((len(tile.bands), side, side), np.nan, dtype=np.float32)
-        cube[0] = cut.data
-        for band in range(1, len(tile.bands)):
-            if tile.aligned[band]:
-                cube[band][cut.slices_cutout] = self._band_pixels(tile_index, band)[cut.slices_original]
-            else:
-                cube[band] = self._reprojected(tile_index, band, cut.wcs, side)
-        inside = (cut.slices_cutout[0].stop - cut.slices_cutout[0].start) * (cut.slices_cutout[1].stop - cut.slices_cutout[1].start)
-        return cube, 1.0 - inside / side**2
+        height, width = tile.shape
+        x0, y0 = int(np.ceil(x - side / 2)), int(np.ceil(y - side / 2))
+        xa, xb, ya, yb = max(x0, 0), min(x0 + side, width), max(y0, 0), min(y0 + side, height)
+        if xa >= xb or ya >= yb:
+            cube.fill(np.nan)
+            return 1.0
+        whole = (xa, xb, ya, yb) == (x0, x0 + side, y0, y0 + side)
+        if not whole:
+            cube.fill(np.nan)
+        target = (slice(ya - y0, yb - y0), slice(xa - x0, xb - x0))
+        aligned = [band for band in range(len(tile.bands)) if tile.aligned[band]]
+        for band in aligned:
+            cube[band][target] = self._band_pixels(tile_index, band)[ya:yb, xa:xb]
+        if len(aligned) < len(tile.bands):
+            reference = Cutout2D(self._band_pixels(tile_index, 0), (x, y), side, mode="partial", fill_value=np.nan, wcs=tile.wcs)
+            for band in range(len(tile.bands)):
+                if not tile.aligned[band]:
+                    cube[band] = self._reprojected(tile_index, band, reference.wcs, side)
+        return 1.0 - (xb - xa) * (yb - ya) / side**2
 
     def _reprojected(self, tile_index: int, band_index: int, target_wcs, side: int) -> np.ndarray:
         from astropy.nddata import Cutout2D, NoOverlapError
@@ -200,6 +211,19 @@ class MosaicCutter:
         table["nonfinite_fraction"] = nonfinite
         table["cut_flags"] = flags
         return table
+
+
+def _fill(cube: np.ndarray) -> tuple[float, int]:
+    """Fill a cutout's non-finite pixels with its band's median, in place; (filled fraction, flag)."""
+    bad = ~np.isfinite(cube)
+    if not bad.any():
+        return 0.0, 0
+    if bad.reshape(len(cube), -1).all(axis=1).any():
+        return float(bad.mean()), NO_PIXELS_FLAG
+    for band, mask in zip(cube, bad):
+        if mask.any():
+            band[mask] = np.median(band[~mask])
+    return float(bad.mean()), 0
 
 
 @dataclass
