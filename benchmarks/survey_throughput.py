@@ -121,7 +121,7 @@ def main():
     if args.child:
         print(json.dumps(child(args.child, args.folder)))
         return
-    with tempfile.TemporaryDirectory(dir=".") as folder:
+    with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import survey_throughput as s; from pathlib import Path; s.make_inputs(Path({str(folder)!r}), sources={args.sources}, side={args.side}, shard_sources={args.shard_sources})"], check=True)

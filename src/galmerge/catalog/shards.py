@@ -41,7 +41,9 @@ def connect(cluster):
         raise ConfigError(f"cluster {text!r}: the count after ':' must be a whole number")
     if kind == "local":
         workers = int(count) if count else max(1, (os.cpu_count() or 2) // 2)
-        local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, worker_dashboard_address=None)
+        import logging
+
+        local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, worker_dashboard_address=None, silence_logs=logging.ERROR)
         return Client(local), local
     if kind in ("slurm", "pbs"):
         import dask_jobqueue
