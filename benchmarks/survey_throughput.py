@@ -13,7 +13,11 @@ Each measurement runs in its own process, which reports its peak resident memory
 - shards -> catalog: `galmerge predict MODEL shards/` on those shards (float32 cutouts take
   67 kB each on disk, hence fewer sources than the mosaics).
 
-Objects/s are medians of --repeats runs; the machines here are shared, so compare rows of one run.
+Objects/s are medians of --repeats runs, by wall clock and per CPU-second of the process (user +
+system time: on a shared machine the wall-clock rate falls with the load, the CPU cost hardly).
+Memory: peak resident set (ru_maxrss, which counts the memory-mapped mosaic pages read) and peak
+anonymous memory (what the process allocated itself, sampled every 0.1 s).
+The machines here are shared, so compare rows of one run.
 """
 
 from __future__ import annotations
@@ -64,13 +68,32 @@ def make_inputs(folder: Path, *, sources: int, side: int, shard_sources: int) ->
     TrainedModel(model.eval(), spec).save(folder / "model.safetensors")
 
 
+def _anonymous_memory_gb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
 def child(task: str, folder: Path) -> dict:
     """One measurement, in this process; returns objects, seconds and peak memory."""
+    import threading
+
     from galmerge.catalog.stream import predict_survey
+
+    peak_anonymous = [0.0]
+    finished = threading.Event()
+
+    def sample():
+        while not finished.wait(0.1):
+            peak_anonymous[0] = max(peak_anonymous[0], _anonymous_memory_gb())
+
+    threading.Thread(target=sample, daemon=True).start()
 
     model = folder / "model.safetensors"
     mosaics = ",".join(str(folder / f"mosaic_{b}.fits") for b in BANDS)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if task == "raw":
         from galmerge.catalog.backends import make_backend
         from galmerge.models import TrainedModel
@@ -79,7 +102,7 @@ def child(task: str, folder: Path) -> dict:
         runner = make_backend(trained.model, backend="onnx", input_shape=(3, 75, 75))
         batch = trained.preprocessor.transform(np.random.default_rng(0).normal(0, 0.05, (1024, 3, 75, 75)).astype(np.float32))
         runner.logits(batch)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for _ in range(10):
             runner.logits(batch)
         count = 10 * len(batch)
@@ -96,8 +119,10 @@ def child(task: str, folder: Path) -> dict:
         count = predict_survey(model, folder / "shards", out=folder / f"shards-{time.time_ns()}.parquet", progress=False).n_rows
     else:
         raise SystemExit(f"unknown task {task}")
-    seconds = time.perf_counter() - start
-    return {"task": task, "objects": count, "seconds": seconds, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    finished.set()
+    peak_anonymous[0] = max(peak_anonymous[0], _anonymous_memory_gb())
+    return {"task": task, "objects": count, "seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "peak_anonymous_gb": peak_anonymous[0]}
 
 
 def measure(task: str, folder: Path, repeats: int) -> dict:
@@ -105,8 +130,11 @@ def measure(task: str, folder: Path, repeats: int) -> dict:
     for _ in range(repeats):
         output = subprocess.run([sys.executable, __file__, "--child", task, "--folder", str(folder)], capture_output=True, text=True, check=True).stdout
         runs.append(json.loads(output.strip().splitlines()[-1]))
-    rate = statistics.median(r["objects"] / r["seconds"] for r in runs)
-    return {"objects": runs[0]["objects"], "rate": rate, "peak_rss_gb": max(r["peak_rss_gb"] for r in runs)}
+    return {
+        "objects": runs[0]["objects"], "rate": statistics.median(r["objects"] / r["seconds"] for r in runs),
+        "cpu_rate": statistics.median(r["objects"] / r["cpu_seconds"] for r in runs),
+        "peak_rss_gb": max(r["peak_rss_gb"] for r in runs), "peak_anonymous_gb": max(r["peak_anonymous_gb"] for r in runs),
+    }
 
 
 def main():
@@ -117,17 +145,20 @@ def main():
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--child")
     parser.add_argument("--folder", type=Path)
+    parser.add_argument("--inputs", type=Path, help="reuse (or keep) the inputs in this folder instead of a temporary one")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.folder)))
         return
-    with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = args.inputs or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import survey_throughput as s; from pathlib import Path; s.make_inputs(Path({str(folder)!r}), sources={args.sources}, side={args.side}, shard_sources={args.shard_sources})"], check=True)
+        if not (folder / "model.safetensors").exists():
+            subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import survey_throughput as s; from pathlib import Path; s.make_inputs(Path({str(folder)!r}), sources={args.sources}, side={args.side}, shard_sources={args.shard_sources})"], check=True)
         print(f"inputs: 3 bands of {args.side}x{args.side} px ({3 * args.side**2 * 4 / 2**30:.2f} GB), {args.sources:,} sources; made in {time.perf_counter() - started:.0f} s")
         print(f"DeepMerge CNN, 75x75 cutouts, ONNX Runtime backend, medians of {args.repeats}\n")
-        print(f"{'':58s} {'objects':>9s} {'obj/s':>8s} {'peak GB':>8s}")
+        print(f"{'':52s} {'objects':>9s} {'obj/s':>7s} {'obj/CPU-s':>9s} {'peak RSS GB':>11s} {'peak anon GB':>12s}")
         for task, title in (
             ("raw", "raw forward, in-memory batch of 1024"),
             ("mosaics", "mosaics -> catalog (cutting on the fly)"),
@@ -136,7 +167,7 @@ def main():
             ("shards", "ImageSet shards -> catalog"),
         ):
             row = measure(task, folder, args.repeats)
-            print(f"{title:58s} {row['objects']:9,d} {row['rate']:8,.0f} {row['peak_rss_gb']:8.2f}", flush=True)
+            print(f"{title:52s} {row['objects']:9,d} {row['rate']:7,.0f} {row['cpu_rate']:9,.0f} {row['peak_rss_gb']:11.2f} {row['peak_anonymous_gb']:12.2f}", flush=True)
 
 
 if __name__ == "__main__":

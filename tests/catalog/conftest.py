@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from galmerge.catalog.synthetic import random_positions, tan_header, write_band
+from galmerge.catalog.synthetic import tan_header, write_band
 
 SCALE = 0.262  # arcsec per pixel, DECaLS-like
 CENTRE = (150.0, 2.0)

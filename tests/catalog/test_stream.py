@@ -10,7 +10,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from galmerge.catalog.stream import OOD_FLAG, predict_survey
-from galmerge.catalog.uncertainty import shift_prior
 from galmerge.catalog.writer import CatalogParts, read_catalog
 from galmerge.data import ImageSet, make_toy_mergers
 from galmerge.errors import ConfigError, ModelMismatchError, OutputExistsError

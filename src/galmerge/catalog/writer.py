@@ -48,6 +48,7 @@ def claim_output(out, *, overwrite: bool, resume: bool) -> bool:
     out = Path(out)
     if out.suffix.lower() not in CATALOG_SUFFIXES:
         raise DataError(f"{out}: unknown catalog format; use one of {', '.join(CATALOG_SUFFIXES)}")
+    _require_pyarrow()  # the parts are Parquet whatever the final format
     if overwrite and resume:
         raise ConfigError("--overwrite and --resume exclude each other: start again, or continue")
     parts = CatalogParts.folder_for(out)
