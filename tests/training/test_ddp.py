@@ -29,7 +29,7 @@ def test_two_processes_train_like_one_and_resume(tmp_path):
     _run(tmp_path / "two", "--devices", 2, "--batch-size", 64)
     one = json.loads((tmp_path / "one" / "metrics.json").read_text())["test"]
     two = json.loads((tmp_path / "two" / "metrics.json").read_text())["test"]
-    assert one["roc_auc"]["value"] > 0.8 and two["roc_auc"]["value"] > 0.8  # both learned
+    assert one["roc_auc"]["ci95"][0] > 0.5 and two["roc_auc"]["ci95"][0] > 0.5  # both learned: better than chance at 95 %
     low, high = one["roc_auc"]["ci95"]
     assert low <= two["roc_auc"]["value"] <= high  # within the single-process run's 95 % bootstrap interval
     assert len(_history(tmp_path / "two")) == 3
