@@ -89,6 +89,8 @@ class ImageSetRows:
         from galmerge.data.imageset import ImageSet
 
         self.sets = sets if sets is not None else [ImageSet.load(p) for p in paths]
+        self.paths = [None] * len(self.sets) if sets is not None else [Path(p) for p in paths]
+        self._handles: dict = {}
         first = self.sets[0]
         for other in self.sets[1:]:
             if other.bands != first.bands or other.image_shape != first.image_shape:
@@ -115,7 +117,7 @@ class ImageSetRows:
             if lo >= hi:
                 continue
             rows = slice(int(lo - self.offsets[index]), int(hi - self.offsets[index]))
-            chunk, filled = fill_nonfinite(np.asarray(imageset.images[rows], dtype=np.float32), source=imageset.source, bands=imageset.bands)
+            chunk, filled = fill_nonfinite(self._images(index, rows), source=imageset.source, bands=imageset.bands)
             meta = imageset.meta[rows]
             meta = meta.copy(copy_data=False) if len(meta.colnames) else Table()
             previous = np.asarray(meta["nonfinite_fraction"], dtype=np.float32) if "nonfinite_fraction" in meta.colnames else 0
@@ -126,3 +128,24 @@ class ImageSetRows:
             metas.append(meta)
         meta = metas[0] if len(metas) == 1 else vstack(metas, metadata_conflicts="silent")
         return (images[0] if len(images) == 1 else np.concatenate(images)), meta
+
+    def _images(self, index: int, rows: slice) -> np.ndarray:
+        """Rows of a set's images as a new float32 array.
+
+        From a file they are read (one contiguous read), not taken from its memory map: pages of
+        a map stay in the process's resident memory once touched, so a pass over a large file
+        would grow it to the file's size.
+        """
+        if self.paths[index] is None:
+            return np.asarray(self.sets[index].images[rows], dtype=np.float32)
+        import h5py
+
+        if index not in self._handles:
+            self._handles.clear()  # one file open at a time
+            self._handles[index] = h5py.File(self.paths[index], "r")
+        return self._handles[index]["images"][rows].astype(np.float32, copy=False)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_handles"] = {}
+        return state
