@@ -75,10 +75,30 @@ def cmd_explain(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from galmerge.catalog import predict_catalog_file
+    from galmerge.catalog.stream import predict_survey
 
-    path, count = predict_catalog_file(args.run, args.data, out=args.out, overwrite=args.overwrite, backend=args.backend, tta=args.tta, batch_size=args.batch_size, progress=not args.quiet)
-    print(f"wrote {count} rows to {path}")
+    result = predict_survey(
+        args.run, args.data, out=args.out, catalog=args.catalog, size=args.size, pixels=args.pixels, bands=_split_bands(args.bands),
+        overwrite=args.overwrite, resume=args.resume, backend=args.backend, tta=args.tta, prior=args.prior, ood=not args.no_ood,
+        cluster=args.cluster, batch_size=args.batch_size, part_rows=args.part_rows, progress=not args.quiet,
+    )
+    print(result.summary())
+    return 0
+
+
+def cmd_cutout(args) -> int:
+    from galmerge.catalog.cutouts import cut_mosaics
+
+    result = cut_mosaics(args.mosaics, args.catalog, size=args.size, out=args.out, pixels=args.pixels, bands=_split_bands(args.bands), shard_rows=args.shard_rows, overwrite=args.overwrite, progress=not args.quiet)
+    rate = result.n_objects / result.seconds if result.seconds > 0 else float("nan")
+    print(f"objects in {result.n_objects}, cutouts out {result.n_objects}, flagged {result.n_edge} at an edge and {result.n_no_pixels} without pixels, {result.seconds:.1f} s ({rate:,.0f} obj/s) -> {result.path}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from galmerge.catalog.export import export_onnx
+
+    print(f"wrote {export_onnx(args.run, args.out, overwrite=args.overwrite)}")
     return 0
 
 
@@ -214,15 +234,42 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--overwrite", action="store_true", help="replace --out if it is an earlier explanation")
     explain.set_defaults(func=cmd_explain)
 
-    predict = common(sub.add_parser("predict", help="write a catalog of merger probabilities", description="Predict p(merger) for every image and write a catalog (ECSV, CSV or FITS by extension)."))
-    predict.add_argument("run", type=Path, help="run directory or model.safetensors")
-    predict.add_argument("data", help=DATA_HELP)
-    predict.add_argument("--out", type=Path, required=True, help="catalog file: .ecsv, .csv or .fits")
-    predict.add_argument("--overwrite", action="store_true")
+    predict = common(sub.add_parser("predict", help="write a catalog of merger probabilities, streaming, resumable, on one machine or a Dask cluster", description="Predict p(merger) for every object and write the catalog as it goes (Parquet, FITS, ECSV or CSV by extension). A killed run continues with --resume."))
+    predict.add_argument("run", help="run directory or model.safetensors; RUN1,RUN2,... for an ensemble (mean and spread)")
+    predict.add_argument("data", help=f"ImageSet .h5, folder of cutout shards (galmerge cutout), mosaics with --catalog, or {DATA_HELP}")
+    predict.add_argument("--out", type=Path, required=True, help="catalog file: .parquet, .fits, .ecsv or .csv")
+    predict.add_argument("--catalog", help="source list (CSV, ECSV, FITS) with RA/Dec: DATA are then mosaics, cut on the fly")
+    predict.add_argument("--size", help="cutout side with --catalog: pixels (75), arcsec (3arcsec) or a radius column multiple (4*petroR90_r)")
+    predict.add_argument("--pixels", type=int, help="resample cutouts to this side")
+    predict.add_argument("--bands", help="comma-separated band names of the mosaics")
+    predict.add_argument("--overwrite", action="store_true", help="replace an earlier galmerge catalog (or its unfinished parts)")
+    predict.add_argument("--resume", action="store_true", help="continue an interrupted catalog where it stopped")
+    predict.add_argument("--cluster", help="Dask: local, local:N, tcp://HOST:PORT, slurm:N or pbs:N (default: this process)")
+    predict.add_argument("--prior", type=float, help="survey merger fraction: move p(merger) from the training prior to it (Bayes' rule)")
+    predict.add_argument("--no-ood", action="store_true", help="skip the distance to the training images (ood_score)")
     predict.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"], help="auto: ONNX Runtime when installed")
     predict.add_argument("--tta", action="store_true", help="average over the 8 flips/rotations; adds p_merger_std")
-    predict.add_argument("--batch-size", type=int, default=256)
+    predict.add_argument("--batch-size", type=int, default=512)
+    predict.add_argument("--part-rows", type=int, default=16384, help="rows per written part (the most a kill can cost)")
     predict.set_defaults(func=cmd_predict)
+
+    cutout = common(sub.add_parser("cutout", help="cut every source of a catalog from survey mosaics into ImageSet files", description="Cut sources from mosaics (one FITS per band, comma-separated; or folders of tiles) by their RA/Dec through the WCS; bands on other grids are reprojected; edge, off-footprint and NaN cutouts are flagged, never dropped."))
+    cutout.add_argument("mosaics", nargs="+", help="g.fits,r.fits,i.fits (bands of one tile), a multi-band FITS, or a folder of tiles")
+    cutout.add_argument("--catalog", required=True, help="source list (CSV, ECSV, FITS) with RA/Dec (or x/y) and ids")
+    cutout.add_argument("--size", required=True, help="cutout side: pixels (75), arcsec (3arcsec) or a radius column multiple (4*petroR90_r)")
+    cutout.add_argument("--out", type=Path, required=True, help="one ImageSet .h5, or a folder of shards")
+    cutout.add_argument("--pixels", type=int, help="resample cutouts to this side (default: as cut; 75 for radius sizes)")
+    cutout.add_argument("--bands", help="comma-separated band names (default: FILTER keywords)")
+    cutout.add_argument("--shard-rows", type=int, default=50_000, help="objects per shard of a folder output")
+    cutout.add_argument("--overwrite", action="store_true")
+    cutout.set_defaults(func=cmd_cutout)
+
+    export = common(sub.add_parser("export", help="export a run's model (ONNX, with preprocessing and class order in the metadata)"))
+    export.add_argument("run", type=Path, help="run directory or model.safetensors")
+    export.add_argument("--format", default="onnx", choices=["onnx"])
+    export.add_argument("--out", type=Path, required=True, help="model.onnx")
+    export.add_argument("--overwrite", action="store_true")
+    export.set_defaults(func=cmd_export)
 
     convert = common(sub.add_parser("convert", help="convert any supported data to one ImageSet file (.h5)"))
     convert.add_argument("data", help=DATA_HELP)

@@ -54,7 +54,7 @@ def test_flags_mark_filled_pixels(trained_run, fresh, tmp_path):
     np.save(tmp_path / "X.npy", images)
     catalog_path, rows = predict_catalog_file(trained_run.run_dir, tmp_path / "X.npy", out=tmp_path / "cat.fits", backend="torch", progress=False)
     catalog = Table.read(catalog_path)
-    assert rows == 4 and list(catalog["flags"]) == [0, 1, 3, 0]
+    assert rows == 4 and list(np.asarray(catalog["flags"]) & 3) == [0, 1, 3, 0]  # bit 16 (out of distribution) may join
 
 
 def test_catalog_file_from_a_saved_set_matches_the_set_in_memory(trained_run, fresh, tmp_path):

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from galmerge.catalog.export import write_onnx_graph
 from galmerge.errors import ConfigError
 from galmerge.models.inference import TorchBackend
 
@@ -34,15 +34,6 @@ def onnx_available() -> bool:
     return True
 
 
-class _Logits(nn.Module):
-    """The model's logits alone: the exported graph has one output."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, images):
-        return self.model(images)[1]
 
 
 class OnnxBackend:
@@ -68,7 +59,12 @@ class OnnxBackend:
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {"images": np.ascontiguousarray(images, dtype=np.float32)})[0]
+        return self.session.run(["logits"], {"images": np.ascontiguousarray(images, dtype=np.float32)})[0]
+
+    def outputs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(logits, features) of preprocessed images."""
+        logits, features = self.session.run(["logits", "features"], {"images": np.ascontiguousarray(images, dtype=np.float32)})
+        return logits, features
 
 
 def _exported_graph(model: nn.Module, *, input_shape, cache_dir) -> Path:
@@ -76,30 +72,12 @@ def _exported_graph(model: nn.Module, *, input_shape, cache_dir) -> Path:
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().numpy().tobytes())
-    digest.update(repr(input_shape).encode())
+    digest.update(repr(input_shape).encode() + b"logits+features")
     cache_dir = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "galmerge-onnx"
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"{type(model).__name__.lower()}-{digest.hexdigest()[:16]}.onnx"
-    if path.exists():
-        return path
-    wrapper = _Logits(model).eval()  # export in eval mode: BatchNorm with running statistics
-    fused = getattr(model, "fused", None)
-    if fused is not None:
-        model.fused = False  # plain layers; ONNX Runtime folds BatchNorm into the convolutions
-    example = torch.zeros((2, *input_shape))
-    partial = path.with_name(path.name + f".{os.getpid()}.partial")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's deprecation notices are not the user's concern
-            torch.onnx.export(
-                wrapper, (example,), str(partial), input_names=["images"], output_names=["logits"],
-                dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False,
-            )
-        os.replace(partial, path)
-    finally:
-        if fused is not None:
-            model.fused = fused
-        partial.unlink(missing_ok=True)
+    if not path.exists():  # the graph `galmerge export` writes, without its metadata
+        write_onnx_graph(model, path, input_shape=input_shape)
     return path
 
 

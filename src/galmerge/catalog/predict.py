@@ -157,16 +157,10 @@ def predict_catalog_file(
 ) -> tuple[Path, int]:
     """Predict every image of a data source and write the catalog; returns (path, rows).
 
-    ``data`` is an ImageSet or any data argument; ImageSet files (``.h5``) and float32 ``.npy``
-    arrays are memory-mapped, so sets larger than memory are read as they are predicted.
+    The streaming survey catalog (:func:`galmerge.catalog.stream.predict_survey`) with its
+    defaults: see there for ensembles, mosaics, priors, resuming and clusters.
     """
-    from galmerge.data.sources import as_imageset
+    from galmerge.catalog.stream import predict_survey
 
-    out = Path(out)
-    if out.suffix.lower() not in TABLE_FORMATS:
-        raise DataError(f"{out}: unknown catalog format; use one of {', '.join(TABLE_FORMATS)}")
-    output_file(out, overwrite=overwrite)  # refuse before any work
-    trained = TrainedModel.load(run)
-    imageset = as_imageset(data, size=trained.spec.loading_size, progress=progress)
-    catalog = predict_catalog(trained, imageset, backend=backend, batch_size=batch_size, tta=tta)
-    return write_table(catalog, out, overwrite=overwrite), len(catalog)
+    result = predict_survey(run, data, out=out, overwrite=overwrite, backend=backend, tta=tta, batch_size=batch_size, progress=progress)
+    return result.path, result.n_rows

@@ -28,6 +28,13 @@ class TorchBackend:
             batch = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
             return self.model(batch.contiguous(memory_format=torch.channels_last))[1].float().cpu().numpy()
 
+    def outputs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(logits, features) of preprocessed images."""
+        with torch.inference_mode():
+            batch = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
+            features, logits = self.model(batch.contiguous(memory_format=torch.channels_last))
+            return logits.float().cpu().numpy(), features.float().cpu().numpy()
+
 
 def merger_probabilities(runner, processed: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
     """p(merger) from a runner for images that are already preprocessed, in batches."""
