@@ -156,6 +156,8 @@ def cmd_mock(args) -> int:
 
         print(f"wrote {render_montage(args.recipe, args.out, seed=args.seed, workers=args.workers, progress=not args.quiet)}")
         return 0
+    if args.task == "morphometry":
+        return cmd_mock_morphometry(args)
     from galmerge.mocks import MockOptions, generate_mocks, load_recipe
     from galmerge.mocks.benchmarks import leak_check
 
@@ -170,6 +172,23 @@ def cmd_mock(args) -> int:
     print(f"KS statistics mergers vs non-mergers: {mocks.meta.meta['ks_statistics']}")
     check = leak_check(mocks, seed=args.seed)
     print(f"leak check (flux, size, concentration, colour): ROC-AUC {check['roc_auc']:.3f} ({'ok' if check['passed'] else 'above 0.70: the mocks leak the label'})")
+    return 0
+
+
+def cmd_mock_morphometry(args) -> int:
+    from galmerge.mocks.morphometry import MorphometryOptions, generate_morphometry
+
+    options = MorphometryOptions(psf_file=args.psf_file, psf_pixel_scale_arcsec=args.psf_pixel_scale, renderer=args.renderer, stamp_size=args.stamp_size)
+    if args.r_e_pixels:
+        options.r_e_pixels = tuple(float(v) for v in args.r_e_pixels.split(","))
+    if args.depth_offset:
+        options.depth_offset_mag = tuple(float(v) for v in args.depth_offset.split(","))
+    if args.out.exists() and not args.overwrite:
+        from galmerge.errors import OutputExistsError
+
+        raise OutputExistsError(f"{args.out}: already exists; choose another --out or pass --overwrite")
+    mocks = generate_morphometry(args.recipe, args.n, seed=args.seed, options=options, progress=not args.quiet)
+    print(f"wrote {mocks!r} to {mocks.save(args.out, overwrite=args.overwrite)}")
     return 0
 
 
@@ -342,6 +361,13 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--pristine", action="store_true", help="no noise and no field sources")
     mock.add_argument("--no-match", action="store_true", help="do not match flux, size and colour between classes")
     mock.add_argument("--flybys", default="exclude", choices=["exclude", "non-merger", "own-label"])
+    mock.add_argument("--task", default="mergers", choices=["mergers", "morphometry"], help="mergers (default) or morphometry: single Sersic galaxies with their parameters in the table")
+    mock.add_argument("--psf-file", help="morphometry: FITS file of PSF images (one per HDU) used instead of the recipe's PSF")
+    mock.add_argument("--psf-pixel-scale", type=float, help="morphometry: pixel scale of --psf-file in arcsec (default its PIXSCALE)")
+    mock.add_argument("--stamp-size", type=int, help="morphometry: stamp side in pixels (default the recipe's)")
+    mock.add_argument("--r-e-pixels", help="morphometry: LOW,HIGH major-axis r_e range in pixels (default 1,20)")
+    mock.add_argument("--depth-offset", help="morphometry: LOW,HIGH added to the recipe depth in mag (default -1,1; negative: noisier)")
+    mock.add_argument("--renderer", default="kspace", choices=["kspace", "galsim"], help="morphometry: fast k-space renderer (default) or GalSim")
     mock.add_argument("--shared-data", type=Path, help="folder with the real SDSS data for sim2real-sdss (default ../shared/data)")
     mock.add_argument("--overwrite", action="store_true")
     mock.set_defaults(func=cmd_mock)
