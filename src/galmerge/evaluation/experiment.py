@@ -15,6 +15,7 @@ A protocol is a TOML file::
     [methods]                      # name = TrainConfig options of that method
     noDA = { method = "none" }
     MMD = { method = "mmd" }
+    baselines = ["nonparametric"]  # optional: statmorph statistics + random forest as a row
     [finetune]                     # optional: few-label variants
     methods = ["noDA", "MMD"]
     n_labels = [0, 25, 50, 100, 200]
@@ -64,6 +65,7 @@ class ExperimentConfig:
     methods: dict = field(default_factory=lambda: dict(DEFAULT_METHODS))
     finetune: dict | None = None
     tsne_per_domain: int = 400
+    baselines: list = field(default_factory=list)
     base_dir: str = "."
 
     @classmethod
@@ -71,7 +73,7 @@ class ExperimentConfig:
         path = Path(path)
         values = read_toml(path, what="experiment file")
         data = values.pop("data", {})
-        known = {"name", "seeds", "train", "methods", "finetune", "tsne_per_domain"}
+        known = {"name", "seeds", "train", "methods", "finetune", "tsne_per_domain", "baselines"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
@@ -137,6 +139,8 @@ def run_experiment(config, out=None, *, workers: int | None = None, progress: bo
             results.append(_score_run(run, files, progress=progress))
         record["methods"][name] = {"options": options, "runs": results, "summary": _summarise(results)}
     _finetuned_rows(config, record, files, out, progress=progress)
+    if "nonparametric" in config.baselines:
+        record["methods"]["CAS+Gini-M20 RF"] = _nonparametric_row(config, files, workers=workers, progress=progress)
     _gap_closure(record)
     _figures(config, record, files, out)
     _write_tables(record, out)
@@ -196,6 +200,33 @@ def _gap_closure(record: dict) -> None:
         # on the reference's set: their gain is read from the K = 0 point of their own curve instead.
         comparable = target is not None and gap > 0 and "finetune_k" not in method["options"]
         method["summary"]["gap_closure"] = (target["mean"] - base["target_roc_auc"]["mean"]) / gap if comparable else None
+
+
+def _nonparametric_row(config, files, *, workers, progress) -> dict:
+    """The non-parametric baseline scored like a CNN row: trained on the source training split of
+    the first seed, scored on the same source test split and target images as the networks."""
+    from galmerge.data.sources import load_imageset
+    from galmerge.data.splits import stratified_split
+    from galmerge.evaluation.metrics import score_predictions
+    from galmerge.morphology.baseline import baseline_probabilities
+    from galmerge.training import TrainConfig
+
+    seed = config.seeds[0]
+    fractions = TrainConfig.from_dict(dict(config.train), source="[train]").split
+    source = load_imageset(files["source"], progress=False)
+    labels = source.require_both_classes(purpose="the non-parametric baseline")
+    groups = np.asarray(source.meta["group"]) if "group" in source.meta.colnames else None
+    split = stratified_split(labels, fractions=fractions, seed=seed, groups=groups)
+    target = load_imageset(files.get("evaluation") or files["target"], progress=False)
+    if not files.get("evaluation"):  # the networks are scored on the target's own test split
+        target_groups = np.asarray(target.meta["group"]) if "group" in target.meta.colnames else None
+        target = target[stratified_split(None, n_images=len(target), fractions=fractions, seed=seed, groups=target_groups).test]
+    scored = {"source": source[split.test], "target": target}
+    p_merger = baseline_probabilities(source[split.train], labels[split.train], scored, workers=workers, seed=seed, progress=progress)
+    reports = {"source": score_predictions(labels[split.test], p_merger["source"], seed=seed)}
+    if target.labels is not None and target.labels.min() != target.labels.max():
+        reports["target"] = score_predictions(target.labels, p_merger["target"], seed=seed)
+    return {"options": {"baseline": "nonparametric"}, "runs": [], "reports": reports, "summary": _summarise([{**reports, "epoch_time_s": None}])}
 
 
 def _finetuned_rows(config, record, files, out, *, progress):

@@ -146,8 +146,8 @@ def render_sersic_kspace(params: SersicParameters, psf_image: np.ndarray, *, sta
     psf_k = _psf_transform(psf_image, size)
     ky = 2 * np.pi * np.fft.fftfreq(size)[:, None]
     kx = 2 * np.pi * np.fft.rfftfreq(size)[None, :]
-    centre = size // 2  # pixel centre where a galaxy without offset sits; the stamp's centre pixel
-    start = centre - stamp_size // 2
+    start = size // 2 - stamp_size // 2
+    centre = start + (stamp_size - 1) / 2  # the stamp's true centre, as GalSim draws (between pixels for even sizes)
     out = np.empty((len(params), stamp_size, stamp_size), dtype=np.float32)
     d_log = log_kappa[1] - log_kappa[0]
     for first in range(0, len(params), batch):

@@ -89,3 +89,21 @@ def cross_validated_probabilities(statistics: Table, labels, *, folds: int = 5, 
         model = NonParametricMergerClassifier(random_state=seed).fit(statistics[train], labels[train])
         p_merger[test] = model.predict_proba(statistics[test])
     return p_merger
+
+
+def baseline_probabilities(train, train_labels, scored: dict, *, workers: int | None = 1, seed: int = 0, progress: bool = True) -> dict:
+    """Measure the statistics of ImageSets, fit the forest on ``train`` and return p(merger) of each set in ``scored``.
+
+    Parameters
+    ----------
+    train : ImageSet
+        Labelled training images (e.g. the source training split of an experiment).
+    train_labels : array of 0/1
+    scored : dict of str to ImageSet
+        Sets to score, by name.
+    """
+    from galmerge.morphology.statistics import measure_morphology
+
+    statistics = measure_morphology(train, workers=workers, progress=progress)
+    model = NonParametricMergerClassifier(random_state=seed).fit(statistics, train_labels)
+    return {name: model.predict_proba(measure_morphology(images, workers=workers, progress=progress)) for name, images in scored.items()}

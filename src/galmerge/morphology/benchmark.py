@@ -16,7 +16,7 @@ import numpy as np
 from astropy.table import Table
 
 from galmerge.data.imageset import ImageSet
-from galmerge.errors import OutputExistsError
+from galmerge.errors import DataError, OutputExistsError
 from galmerge.morphology.targets import PARAMETERS, TARGETS, TRUTH_COLUMNS, regression_metrics, targets_from_table, wrap_pa
 
 __all__ = ["benchmark_morphometry", "BenchmarkResult", "score_parameters", "SNR_BINS", "SIZE_BINS"]
@@ -73,7 +73,7 @@ def _flat(scores: dict) -> dict:
     return {key: {name: scores["all"][name][key] for name in names} for key in ("r2", "bias", "nmad", "outlier_fraction")}
 
 
-def benchmark_morphometry(run, data, *, out, fitter: bool = True, fitter_rows: int | None = None, overwrite: bool = False, progress: bool = True) -> BenchmarkResult:
+def benchmark_morphometry(run, data, *, out, fitter: bool = True, fitter_rows: int | None = None, fitter_catalog=None, overwrite: bool = False, progress: bool = True) -> BenchmarkResult:
     """Score a morphometry network and the Imfit fitter on the same stamps with known truth.
 
     Parameters
@@ -89,6 +89,9 @@ def benchmark_morphometry(run, data, *, out, fitter: bool = True, fitter_rows: i
     fitter_rows : int, optional
         Fit only the first N stamps (the fitter costs seconds per galaxy); both methods are then
         also scored on exactly those stamps (``same_stamps``).
+    fitter_catalog : path, optional
+        ``fitter.ecsv`` of an earlier benchmark on the same stamps: reused instead of fitting
+        again (its ids must be the set's first rows).
     """
     import torch
 
@@ -123,7 +126,13 @@ def benchmark_morphometry(run, data, *, out, fitter: bool = True, fitter_rows: i
         rows = np.arange(len(imageset) if fitter_rows is None else min(fitter_rows, len(imageset)))
         info = truth.meta
         electrons = electrons_per_nanomaggy(zeropoint=info["zeropoint"], exptime_s=info["exptime_s"]) if "zeropoint" in info else None
-        fits = fit_sersic(imageset[rows], psf_images_for(imageset), electrons_per_unit=electrons, progress=progress)
+        if fitter_catalog is not None:
+            fits = Table.read(fitter_catalog, format="ascii.ecsv")
+            rows = np.arange(len(fits))
+            if len(fits) > len(imageset) or not np.array_equal(np.asarray(fits["id"]), imageset.ids[rows]):
+                raise DataError(f"{fitter_catalog}: its ids are not the first {len(fits)} stamps of {imageset.source}")
+        else:
+            fits = fit_sersic(imageset[rows], psf_images_for(imageset), electrons_per_unit=electrons, progress=progress)
         fitted = {name: np.asarray(fits[name if name not in ("r_e", "pa") else {"r_e": "r_e_arcsec", "pa": "pa_deg"}[name]]) for name in PARAMETERS}
         sub_truth = truth[rows]
         cnn_sub = {k: v[rows] for k, v in cnn.items()}

@@ -1,0 +1,28 @@
+"""The non-parametric baseline as a row of the experiment table, scored on the networks' test images."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from galmerge.data import make_toy_mergers
+from galmerge.data.splits import stratified_split
+from galmerge.evaluation.experiment import ExperimentConfig, _nonparametric_row, table_rows
+
+
+def test_nonparametric_row_is_scored_like_a_network_row(tmp_path):
+    make_toy_mergers(50, size=32, seed=1).save(tmp_path / "source.h5")
+    target = make_toy_mergers(30, size=32, seed=2)
+    target.save(tmp_path / "target.h5")
+    config = ExperimentConfig(source="source.h5", target="target.h5", base_dir=str(tmp_path), seeds=[3], baselines=["nonparametric"])
+    files = {"source": str(tmp_path / "source.h5"), "target": str(tmp_path / "target.h5"), "evaluation": None}
+    row = _nonparametric_row(config, files, workers=1, progress=False)
+    source_labels = make_toy_mergers(50, size=32, seed=1).labels
+    test_rows = stratified_split(source_labels, fractions=(0.7, 0.1, 0.2), seed=3).test
+    assert row["reports"]["source"]["n"] == len(test_rows)  # the same held-out images as the CNN runs
+    assert row["reports"]["target"]["n"] == len(stratified_split(None, n_images=30, fractions=(0.7, 0.1, 0.2), seed=3).test)
+    for domain in ("source", "target"):
+        roc = row["reports"][domain]["roc_auc"]
+        assert 0 <= roc["value"] <= 1 and len(roc["ci95"]) == 2
+    header, rows = table_rows({"methods": {"CAS+Gini-M20 RF": row}})
+    assert rows[0][0] == "CAS+Gini-M20 RF" and rows[0][header.index("source roc_auc")] != "-"
+    assert np.isfinite(row["summary"]["source_pr_auc"]["mean"])
