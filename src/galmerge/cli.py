@@ -233,7 +233,7 @@ def format_benchmark(record: dict) -> str:
             lines.append(f"  {name:8s} {entry['r2'][name]:7.3f} {entry['bias'][name]:8.4f} {entry['nmad'][name]:8.4f} {entry['outlier_fraction'][name]:6.3f}")
         for entry_bin in entry["scores"]["by_snr"]:
             values = "  ".join(f"{name} {entry_bin[name]['r2']:.3f}/{entry_bin[name]['bias']:+.3f}/{entry_bin[name]['nmad']:.3f}" for name in ("mag", "r_e", "n", "q", "pa"))
-            lines.append(f"  S/N {entry_bin['low']:g}-{entry_bin['high']:g} (n={entry_bin['n']}) R2/bias/NMAD: {values}")
+            lines.append(f"  S/N {entry_bin['low']:g}-{entry_bin['high']:g} (n={entry_bin['count']}) R2/bias/NMAD: {values}")
     if "coverage" in record.get("cnn", {}):
         lines.append("cnn coverage within 1 sigma (2 sigma): " + ", ".join(f"{k} {v['within_1sigma']:.2f} ({v['within_2sigma']:.2f})" for k, v in record["cnn"]["coverage"].items()))
     if "same_stamps" in record:

@@ -57,7 +57,7 @@ def _binned(predicted: dict, truth: Table, values: np.ndarray, edges) -> list[di
     for low, high in zip(edges[:-1], edges[1:]):
         rows = np.flatnonzero((values >= low) & (values < high))
         if len(rows) >= 5:
-            out.append({"low": float(low), "high": float(high), "n": int(len(rows)), **score_parameters(predicted, truth, rows=rows)})
+            out.append({"low": float(low), "high": float(high), "count": int(len(rows)), **score_parameters(predicted, truth, rows=rows)})
     return out
 
 

@@ -58,6 +58,16 @@ def _moments(image: np.ndarray, sigma: float) -> dict:
     return {"x": xc, "y": yc, "flux": float(image[mask].sum()), "q": q, "pa": pa, "r_e": max(r_half / np.sqrt(q), 0.5)}
 
 
+def _fit_psf(psf: np.ndarray, size: int) -> np.ndarray:
+    """The PSF cut to at most the stamp (Imfit refuses a PSF larger than the image), renormalised."""
+    side = psf.shape[0]
+    limit = size if size % 2 else size - 1
+    if side > limit:
+        cut = (side - limit) // 2
+        psf = psf[cut : cut + limit, cut : cut + limit]
+    return psf / psf.sum()
+
+
 def _fit_one(image, psf, sigma_map, start, size):
     import pyimfit
 
@@ -75,7 +85,7 @@ def _fit_one(image, psf, sigma_map, start, size):
     sersic.r_e.setValue(min(start["r_e"], 2.0 * size), [0.2, 4.0 * size])
     description.addFunction(sersic)
     # One thread: stamps are small, and parallel stamps (not threads within one) use the cores.
-    fitter = pyimfit.Imfit(description, psf=psf, maxThreads=1)
+    fitter = pyimfit.Imfit(description, psf=_fit_psf(psf, size), maxThreads=1)
     fitter.fit(image, error=sigma_map, solver="LM", ftol=1e-6)
     x0, y0, pa, ell, n, i_e, r_e = fitter.getRawParameters()
     q = 1 - ell
@@ -146,7 +156,8 @@ def fit_sersic(
         if not start:
             flags[row], reasons[row] = FIT_FLAGS["no_signal"], "no_signal: fewer than 3 pixels above 2 sigma"
             continue
-        sigma_map = np.sqrt(sigma**2 + (np.clip(image, 0, None) / electrons_per_unit if electrons_per_unit else 0.0))
+        shot = np.clip(image, 0, None) / electrons_per_unit if electrons_per_unit else np.zeros_like(image)
+        sigma_map = np.sqrt(sigma**2 + shot)
         started = time.process_time()
         try:
             values, ok, at_bound = _fit_one(image, psfs[psf_index[row]], sigma_map, start, size)

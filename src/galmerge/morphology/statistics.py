@@ -79,7 +79,9 @@ def _central_segment(image: np.ndarray, sigma: float, options: MorphologyOptions
 
     kernel = Gaussian2DKernel(options.smoothing_fwhm_pixels / 2.3548)
     smoothed = convolve(image, kernel, normalize_kernel=True)
-    segmap = detect_sources(smoothed, options.threshold_sigma * sigma, n_pixels=options.min_pixels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # photutils warns when nothing is found; None says so
+        segmap = detect_sources(smoothed, options.threshold_sigma * sigma, n_pixels=options.min_pixels)
     if segmap is None:
         return None, 0
     data = segmap.data
