@@ -10,22 +10,12 @@ from astropy.table import Table
 from galmerge.data.imageset import ImageSet
 from galmerge.errors import ConfigError, DataError, OutputExistsError
 from galmerge.morphology.network import MorphometryModel
+from galmerge.morphology.statistics import border_background
 from galmerge.morphology.targets import TARGETS, parameters_from_targets
 
 __all__ = ["predict_morphometry", "predict_morphometry_file", "PREDICT_FLAGS"]
 
 PREDICT_FLAGS = {"nonfinite_pixels": 1, "pixel_scale": 2, "sky_estimated": 4, "outside_training_range": 8}
-
-
-def _border_sigma(images: np.ndarray) -> np.ndarray:
-    from astropy.stats import sigma_clipped_stats
-
-    width = max(2, images.shape[-1] // 8)
-    sigmas = []
-    for image in images[:, 0]:
-        frame = np.concatenate([image[:width].ravel(), image[-width:].ravel(), image[:, :width].ravel(), image[:, -width:].ravel()])
-        sigmas.append(sigma_clipped_stats(frame[np.isfinite(frame)], sigma=3.0)[2])
-    return np.asarray(sigmas)
 
 
 def predict_morphometry(model, imageset: ImageSet, *, psf_fwhm_arcsec: float | None = None, batch_size: int = 256) -> Table:
@@ -71,7 +61,7 @@ def predict_morphometry(model, imageset: ImageSet, *, psf_fwhm_arcsec: float | N
         reasons[row].append("nonfinite_pixels: not measured")
     table = imageset.meta.copy(copy_data=False)
     if "sky_sigma" in spec.extra_names and "sky_sigma" not in table.colnames:
-        table["sky_sigma"] = np.where(finite, _border_sigma(np.where(np.isfinite(images), images, 0.0)), np.nan)
+        table["sky_sigma"] = [border_background(image[0])[1] if ok else np.nan for image, ok in zip(images, finite)]
         flags |= PREDICT_FLAGS["sky_estimated"]
     if "psf_fwhm_arcsec" in spec.extra_names and "psf_fwhm_arcsec" not in table.colnames:
         if psf_fwhm_arcsec is None:

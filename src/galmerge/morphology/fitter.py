@@ -19,6 +19,7 @@ from scipy.special import gamma, gammaincinv
 
 from galmerge.data.imageset import ImageSet
 from galmerge.errors import DataError
+from galmerge.morphology.statistics import border_background
 
 __all__ = ["fit_sersic", "FIT_FLAGS", "sersic_total_flux"]
 
@@ -151,7 +152,7 @@ def fit_sersic(
         if not np.isfinite(image).all():
             flags[row], reasons[row] = FIT_FLAGS["nonfinite_pixels"], f"nonfinite_pixels: {int((~np.isfinite(image)).sum())} non-finite pixels"
             continue
-        sigma = float(np.broadcast_to(sky_sigma, (n,))[row]) if sky_sigma is not None else _border_sigma(image)
+        sigma = float(np.broadcast_to(sky_sigma, (n,))[row]) if sky_sigma is not None else border_background(image)[1]
         start = _moments(image, sigma)
         if not start:
             flags[row], reasons[row] = FIT_FLAGS["no_signal"], "no_signal: fewer than 3 pixels above 2 sigma"
@@ -180,11 +181,3 @@ def fit_sersic(
         reasons[row] = "; ".join(notes)
     table = Table({"id": imageset.ids, **out, "converged": converged, "flag": flags, "flag_reason": reasons})
     return table
-
-
-def _border_sigma(image: np.ndarray) -> float:
-    from astropy.stats import sigma_clipped_stats
-
-    width = max(2, image.shape[0] // 8)
-    frame = np.concatenate([image[:width].ravel(), image[-width:].ravel(), image[:, :width].ravel(), image[:, -width:].ravel()])
-    return float(sigma_clipped_stats(frame, sigma=3.0)[2])

@@ -61,7 +61,7 @@ class MorphologyOptions:
             raise ConfigError(f"threshold_sigma must be > 0 and min_pixels >= 1, got {self.threshold_sigma}, {self.min_pixels}")
 
 
-def _background(image: np.ndarray) -> tuple[float, float]:
+def border_background(image: np.ndarray) -> tuple[float, float]:
     """Sigma-clipped median and standard deviation of the image's outer frame (an eighth of its side)."""
     from astropy.stats import sigma_clipped_stats
 
@@ -109,7 +109,7 @@ def measure_one(image: np.ndarray, options: MorphologyOptions) -> tuple[dict, in
         if finite.sum() < image.size // 2:
             reasons.append("no_source: too few finite pixels")
             return values, flag | MEASURE_FLAGS["no_source"], reasons
-    median, sigma = _background(image)
+    median, sigma = border_background(image)
     clean = np.where(finite, image - median, 0.0).astype(np.float64)
     segmap, label = _central_segment(clean, sigma, options)
     if segmap is None:
