@@ -4,6 +4,7 @@ A protocol is a TOML file::
 
     name = "sim2sim"
     seeds = [0, 1, 2]
+    baselines = ["nonparametric"]  # optional: statmorph statistics + random forest as a table row
     [data]
     benchmark = "sim2sim"          # made into <out>/data when the files are not given
     n = 4000
@@ -15,7 +16,6 @@ A protocol is a TOML file::
     [methods]                      # name = TrainConfig options of that method
     noDA = { method = "none" }
     MMD = { method = "mmd" }
-    baselines = ["nonparametric"]  # optional: statmorph statistics + random forest as a row
     [finetune]                     # optional: few-label variants
     methods = ["noDA", "MMD"]
     n_labels = [0, 25, 50, 100, 200]
