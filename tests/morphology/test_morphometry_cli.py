@@ -24,11 +24,11 @@ def test_training_learns_magnitude(small_run):
     """Stated: after 6 epochs on 810 stamps of 24 px (S/N 10-1000), validation R^2 of mag >= 0.9.
 
     Sizes of 1-4 px under a ~3 px PSF are not learned in so short a run (R^2 ~ 0); the acceptance
-    run (48 px, 18,000 stamps, 12 epochs) is where r_e, n, q and pa are measured.
+    run (48 px, 18,000 stamps, 12 epochs) is where r_e, n, q and pa are measured. Calibration of
+    sigma is tested in tests/models/test_heads.py.
     """
     validation = json.loads((small_run / "run" / "metrics.json").read_text())["validation"]
     assert validation["mag"]["r2"] >= 0.9
-    assert 0.4 <= validation["mag"]["coverage_1sigma"] <= 0.95
 
 
 def test_predict_catalog_flags_nan_stamps(small_run, capsys):
