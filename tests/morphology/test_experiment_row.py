@@ -10,16 +10,16 @@ from galmerge.evaluation.experiment import ExperimentConfig, _nonparametric_row,
 
 
 def test_nonparametric_row_is_scored_like_a_network_row(tmp_path):
-    make_toy_mergers(50, size=32, seed=1).save(tmp_path / "source.h5")
-    target = make_toy_mergers(30, size=32, seed=2)
+    make_toy_mergers(30, size=32, seed=1).save(tmp_path / "source.h5")
+    target = make_toy_mergers(20, size=32, seed=2)
     target.save(tmp_path / "target.h5")
     config = ExperimentConfig(source="source.h5", target="target.h5", base_dir=str(tmp_path), seeds=[3], baselines=["nonparametric"])
     files = {"source": str(tmp_path / "source.h5"), "target": str(tmp_path / "target.h5"), "evaluation": None}
     row = _nonparametric_row(config, files, workers=1, progress=False)
-    source_labels = make_toy_mergers(50, size=32, seed=1).labels
+    source_labels = make_toy_mergers(30, size=32, seed=1).labels
     test_rows = stratified_split(source_labels, fractions=(0.7, 0.1, 0.2), seed=3).test
     assert row["reports"]["source"]["n"] == len(test_rows)  # the same held-out images as the CNN runs
-    assert row["reports"]["target"]["n"] == len(stratified_split(None, n_images=30, fractions=(0.7, 0.1, 0.2), seed=3).test)
+    assert row["reports"]["target"]["n"] == len(stratified_split(None, n_images=20, fractions=(0.7, 0.1, 0.2), seed=3).test)
     for domain in ("source", "target"):
         roc = row["reports"][domain]["roc_auc"]
         assert 0 <= roc["value"] <= 1 and len(roc["ci95"]) == 2
