@@ -137,10 +137,112 @@ def cmd_mock(args) -> int:
 
         print(f"wrote {render_montage(args.recipe, args.out, seed=args.seed, workers=args.workers, progress=not args.quiet)}")
         return 0
+    if args.task == "morphometry":
+        return cmd_mock_morphometry(args)
     from galmerge.pipeline import write_mock_set
 
     result = write_mock_set(args.recipe, args.out, n=args.n, seed=args.seed, pristine=args.pristine, match=not args.no_match, flybys=args.flybys, workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)
     print(result.summary())
+    return 0
+
+
+def cmd_mock_morphometry(args) -> int:
+    from galmerge.mocks.morphometry import MorphometryOptions, generate_morphometry
+
+    options = MorphometryOptions(psf_file=args.psf_file, psf_pixel_scale_arcsec=args.psf_pixel_scale, renderer=args.renderer, stamp_size=args.stamp_size)
+    if args.r_e_pixels:
+        options.r_e_pixels = tuple(float(v) for v in args.r_e_pixels.split(","))
+    if args.depth_offset:
+        options.depth_offset_mag = tuple(float(v) for v in args.depth_offset.split(","))
+    if args.out.exists() and not args.overwrite:
+        from galmerge.errors import OutputExistsError
+
+        raise OutputExistsError(f"{args.out}: already exists; choose another --out or pass --overwrite")
+    mocks = generate_morphometry(args.recipe, args.n, seed=args.seed, options=options, progress=not args.quiet)
+    print(f"wrote {mocks!r} to {mocks.save(args.out, overwrite=args.overwrite)}")
+    return 0
+
+
+def cmd_morph_train(args) -> int:
+    from galmerge.morphology import MorphometryConfig, train_morphometry
+
+    overrides = {"model": args.model, "epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size, "lr": args.lr}
+    config = MorphometryConfig.from_toml(args.config, **overrides) if args.config else MorphometryConfig(**{k: v for k, v in overrides.items() if v is not None})
+    run = train_morphometry(args.source, out=args.out, config=config, init_from=args.init_from, overwrite=args.overwrite, progress=not args.quiet)
+    summary = ", ".join(f"{name} {v['r2']:.3f} ({v['coverage_1sigma']:.2f})" for name, v in run.metrics["validation"].items())
+    print(f"run directory: {run.run_dir}\nvalidation R^2 (share within 1 sigma): {summary}")
+    return 0
+
+
+def cmd_morph_predict(args) -> int:
+    from galmerge.morphology import predict_morphometry_file
+
+    path, count = predict_morphometry_file(args.run, args.data, out=args.out, psf_fwhm_arcsec=args.psf_fwhm, overwrite=args.overwrite, progress=not args.quiet)
+    print(f"wrote {count} rows to {path}")
+    return 0
+
+
+def cmd_morph_benchmark(args) -> int:
+    from galmerge.morphology import benchmark_morphometry
+
+    result = benchmark_morphometry(args.run, args.data, out=args.out, fitter=not args.no_fitter, fitter_rows=args.fitter_n, fitter_catalog=args.fitter_catalog, overwrite=args.overwrite, progress=not args.quiet)
+    print(format_benchmark(result.record))
+    print(f"wrote {result.path}")
+    return 0
+
+
+def format_benchmark(record: dict) -> str:
+    """The benchmark table as text: per method and parameter R^2, bias, NMAD, outliers; per S/N bin R^2."""
+    lines = []
+    for method in ("cnn", "fitter"):
+        if method not in record:
+            continue
+        entry = record[method]
+        lines.append(f"{method}: {entry['seconds_per_galaxy']:.4g} CPU-s per galaxy, n = {entry.get('n', record['n'])}")
+        lines.append(f"  {'':8s} {'R2':>7s} {'bias':>8s} {'NMAD':>8s} {'outl.':>6s}")
+        for name in ("mag", "r_e", "log_r_e", "n", "q", "pa"):
+            lines.append(f"  {name:8s} {entry['r2'][name]:7.3f} {entry['bias'][name]:8.4f} {entry['nmad'][name]:8.4f} {entry['outlier_fraction'][name]:6.3f}")
+        for entry_bin in entry["scores"]["by_snr"]:
+            values = "  ".join(f"{name} {entry_bin[name]['r2']:.3f}/{entry_bin[name]['bias']:+.3f}/{entry_bin[name]['nmad']:.3f}" for name in ("mag", "r_e", "n", "q", "pa"))
+            lines.append(f"  S/N {entry_bin['low']:g}-{entry_bin['high']:g} (n={entry_bin['count']}) R2/bias/NMAD: {values}")
+    if "coverage" in record.get("cnn", {}):
+        lines.append("cnn coverage within 1 sigma (2 sigma): " + ", ".join(f"{k} {v['within_1sigma']:.2f} ({v['within_2sigma']:.2f})" for k, v in record["cnn"]["coverage"].items()))
+    if "same_stamps" in record:
+        same = record["same_stamps"]
+        lines.append(f"same {same['n']} stamps, R2 cnn / fitter: " + ", ".join(f"{k} {same['cnn']['r2'][k]:.3f} / {same['fitter']['r2'][k]:.3f}" for k in ("mag", "r_e", "log_r_e", "n", "q", "pa")))
+        lines.append(f"fitter / cnn time per galaxy: {record['speed_ratio']:.0f}x")
+    return "\n".join(lines)
+
+
+def cmd_morph_transfer(args) -> int:
+    from galmerge.data import load_imageset
+    from galmerge.morphology.transfer import finetune_morphometry_curve
+
+    ks = [int(k) for k in args.n_labels.split(",")]
+    from astropy.table import Table
+
+    pool_fits = Table.read(args.pool_fits, format="ascii.ecsv") if args.pool_fits else None
+    record = finetune_morphometry_curve(args.run, load_imageset(args.pool, progress=False), load_imageset(args.test, progress=False), n_labels=ks, pool_fits=pool_fits, out=args.out, epochs=args.epochs, seed=args.seed, overwrite=args.overwrite, progress=not args.quiet)
+    for k in record["n_labels"]:
+        point = record["points"][str(k)]
+        print(f"K={k:4d}: " + ", ".join(f"{name} {value:.3f}" for name, value in point["r2"].items()) + (f" ({point['labels_dropped']} fits dropped)" if point["labels_dropped"] else ""))
+    print(f"wrote {record['path']}/transfer.json and transfer_curve.png")
+    return 0
+
+
+def cmd_measure(args) -> int:
+    from galmerge.morphology import MorphologyOptions, measure_morphology
+    from galmerge.data import load_imageset
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        from galmerge.errors import OutputExistsError
+
+        raise OutputExistsError(f"{out}: already exists; choose another --out or pass --overwrite")
+    imageset = load_imageset(args.images, size=args.size, progress=not args.quiet)
+    table = measure_morphology(imageset, options=MorphologyOptions(band=args.band), workers=args.workers, progress=not args.quiet)
+    table.write(out, format={".csv": "ascii.csv", ".fits": "fits"}.get(out.suffix, "ascii.ecsv"), overwrite=args.overwrite)
+    print(f"wrote {len(table)} rows to {out} ({int((table['flag'] > 0).sum())} flagged)")
     return 0
 
 
@@ -292,9 +394,67 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--pristine", action="store_true", help="no noise and no field sources")
     mock.add_argument("--no-match", action="store_true", help="do not match flux, size and colour between classes")
     mock.add_argument("--flybys", default="exclude", choices=["exclude", "non-merger", "own-label"])
+    mock.add_argument("--task", default="mergers", choices=["mergers", "morphometry"], help="mergers (default) or morphometry: single Sersic galaxies with their parameters in the table")
+    mock.add_argument("--psf-file", help="morphometry: FITS file of PSF images (one per HDU) used instead of the recipe's PSF")
+    mock.add_argument("--psf-pixel-scale", type=float, help="morphometry: pixel scale of --psf-file in arcsec (default its PIXSCALE)")
+    mock.add_argument("--stamp-size", type=int, help="morphometry: stamp side in pixels (default the recipe's)")
+    mock.add_argument("--r-e-pixels", help="morphometry: LOW,HIGH major-axis r_e range in pixels (default 1,20)")
+    mock.add_argument("--depth-offset", help="morphometry: LOW,HIGH added to the recipe depth in mag (default -1,1; negative: noisier)")
+    mock.add_argument("--renderer", default="kspace", choices=["kspace", "galsim"], help="morphometry: fast k-space renderer (default) or GalSim")
     mock.add_argument("--shared-data", type=Path, help="folder with the real SDSS data for sim2real-sdss (default ../shared/data)")
     mock.add_argument("--overwrite", action="store_true")
     mock.set_defaults(func=cmd_mock)
+
+    morph = sub.add_parser("morph", help="CNN morphometry: Sersic parameters with uncertainties, against a classical fitter")
+    morph_sub = morph.add_subparsers(dest="morph_command", required=True, metavar="STEP")
+    morph_train = common(morph_sub.add_parser("train", help="train a morphometry network on a set with Sersic truth (galmerge mock --task morphometry)"))
+    morph_train.add_argument("--source", required=True, help="morphometry set (.h5)")
+    morph_train.add_argument("--out", type=Path, help="new run directory")
+    morph_train.add_argument("--config", type=Path, help="TOML of MorphometryConfig options")
+    morph_train.add_argument("--model", help="deepmerge (default) or resnet18")
+    morph_train.add_argument("--epochs", type=int)
+    morph_train.add_argument("--batch-size", type=int)
+    morph_train.add_argument("--lr", type=float)
+    morph_train.add_argument("--seed", type=int)
+    morph_train.add_argument("--init-from", type=Path, help="start from another morphometry run")
+    morph_train.add_argument("--overwrite", action="store_true")
+    morph_train.set_defaults(func=cmd_morph_train)
+    morph_predict = common(morph_sub.add_parser("predict", help="catalog of Sersic parameters and uncertainties"))
+    morph_predict.add_argument("run", type=Path)
+    morph_predict.add_argument("data", help=DATA_HELP)
+    morph_predict.add_argument("--out", type=Path, required=True, help="catalog: .ecsv, .csv or .fits")
+    morph_predict.add_argument("--psf-fwhm", type=float, help="PSF FWHM in arcsec when the data's table has none")
+    morph_predict.add_argument("--overwrite", action="store_true")
+    morph_predict.set_defaults(func=cmd_morph_predict)
+    morph_bench = common(morph_sub.add_parser("benchmark", help="CNN and Imfit side by side on a set with truth: R2, bias, NMAD, outliers by S/N and size, time per galaxy"))
+    morph_bench.add_argument("run", type=Path)
+    morph_bench.add_argument("--data", required=True, help="morphometry set with truth (.h5)")
+    morph_bench.add_argument("--out", type=Path, required=True, help="folder for benchmark.json and figures")
+    morph_bench.add_argument("--fitter-n", type=int, help="fit only the first N stamps (both methods are also scored on those)")
+    morph_bench.add_argument("--fitter-catalog", type=Path, help="fitter.ecsv of an earlier benchmark on the same stamps, reused instead of fitting again")
+    morph_bench.add_argument("--no-fitter", action="store_true")
+    morph_bench.add_argument("--overwrite", action="store_true")
+    morph_bench.set_defaults(func=cmd_morph_benchmark)
+    morph_transfer = common(morph_sub.add_parser("transfer", help="few-label transfer curve: fine-tune on K fitter-labelled stamps of a new domain"))
+    morph_transfer.add_argument("run", type=Path)
+    morph_transfer.add_argument("--pool", required=True, help="stamps of the new domain to label with the fitter (.h5)")
+    morph_transfer.add_argument("--test", required=True, help="stamps of the new domain with truth (.h5)")
+    morph_transfer.add_argument("--pool-fits", type=Path, help="Imfit fits of the pool's first stamps (an earlier run's pool_fits.ecsv), reused instead of fitting again")
+    morph_transfer.add_argument("--n-labels", default="0,25,50,100,200")
+    morph_transfer.add_argument("--epochs", type=int, default=40)
+    morph_transfer.add_argument("--seed", type=int, default=0)
+    morph_transfer.add_argument("--out", type=Path, required=True)
+    morph_transfer.add_argument("--overwrite", action="store_true")
+    morph_transfer.set_defaults(func=cmd_morph_transfer)
+
+    measure = common(sub.add_parser("measure", help="non-parametric morphology (CAS, Gini-M20, MID, shape asymmetry) of every image, with statmorph"))
+    measure.add_argument("images", help=DATA_HELP)
+    measure.add_argument("--out", type=Path, required=True, help="table: .ecsv (default), .csv or .fits")
+    measure.add_argument("--band", type=int, help="band index measured (default: the sum of the bands)")
+    measure.add_argument("--size", type=int, help="resize pictures/FITS cutouts to SIZE x SIZE pixels")
+    measure.add_argument("--workers", type=int, default=1)
+    measure.add_argument("--overwrite", action="store_true")
+    measure.set_defaults(func=cmd_measure)
 
     observe = common(sub.add_parser("observe", help="make an idealised simulation image look like a survey's", description="Resample, convolve, add noise (and render colour JPEGs) to a FITS image with a kpc or arcsec pixel scale (CDELT1/CUNIT1, PIXKPC or PIXSCALE)."))
     observe.add_argument("image", type=Path, help="FITS image (H, W) or cube (bands, H, W)")

@@ -4,6 +4,7 @@ A protocol is a TOML file::
 
     name = "sim2sim"
     seeds = [0, 1, 2]
+    baselines = ["nonparametric"]  # optional: statmorph statistics + random forest as a table row
     [data]
     benchmark = "sim2sim"          # made into <out>/data when the files are not given
     n = 4000
@@ -65,6 +66,7 @@ class ExperimentConfig:
     methods: dict = field(default_factory=lambda: dict(DEFAULT_METHODS))
     finetune: dict | None = None
     tsne_per_domain: int = 400
+    baselines: list = field(default_factory=list)
     base_dir: str = "."
 
     @classmethod
@@ -72,7 +74,7 @@ class ExperimentConfig:
         path = Path(path)
         values = read_toml(path, what="experiment file")
         data = values.pop("data", {})
-        known = {"name", "seeds", "train", "methods", "finetune", "tsne_per_domain"}
+        known = {"name", "seeds", "train", "methods", "finetune", "tsne_per_domain", "baselines"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
@@ -144,6 +146,8 @@ def run_experiment(config, out=None, *, overwrite: bool = False, workers: int | 
             record.description = record.description or _description(config, run)
         record.methods[name] = MethodResult(options=options, runs=results, summary=_summarise(results))
     _finetuned_rows(config, record, files, out, progress=progress)
+    if "nonparametric" in config.baselines:
+        record.methods["CAS+Gini-M20 RF"] = _nonparametric_row(config, files, workers=workers, progress=progress)
     gap_closure(record)
     _figures(config, record, files, out)
     _write_tables(record, out)
@@ -209,6 +213,33 @@ def gap_closure(record: ExperimentRecord) -> None:
             method.gap_closure = None
         else:
             method.gap_closure = (target.mean - target_auc) / gap
+
+
+def _nonparametric_row(config: ExperimentConfig, files, *, workers, progress) -> MethodResult:
+    """The non-parametric baseline scored like a CNN row: trained on the source training split of
+    the first seed, scored on the same source test split and target images as the networks."""
+    from galmerge.data.sources import load_imageset
+    from galmerge.data.splits import stratified_split
+    from galmerge.evaluation.metrics import score_predictions
+    from galmerge.morphology.baseline import baseline_probabilities
+    from galmerge.training.config import TrainConfig
+
+    seed = config.seeds[0]
+    fractions = TrainConfig.from_dict(dict(config.train), source="[train]").data.split
+    source = load_imageset(files["source"], progress=False)
+    labels = source.require_both_classes(purpose="the non-parametric baseline")
+    groups = np.asarray(source.meta["group"]) if "group" in source.meta.colnames else None
+    split = stratified_split(labels, fractions=fractions, seed=seed, groups=groups)
+    target = load_imageset(files.get("evaluation") or files["target"], progress=False)
+    if not files.get("evaluation"):  # the networks are scored on the target's own test split
+        target_groups = np.asarray(target.meta["group"]) if "group" in target.meta.colnames else None
+        target = target[stratified_split(None, n_images=len(target), fractions=fractions, seed=seed, groups=target_groups).test]
+    scored = {"source": source[split.test], "target": target}
+    p_merger = baseline_probabilities(source[split.train], labels[split.train], scored, workers=workers, seed=seed, progress=progress)
+    scores: dict = {"source": score_predictions(labels[split.test], p_merger["source"], seed=seed), "epoch_time_s": None}
+    if target.labels is not None and target.labels.min() != target.labels.max():
+        scores["target"] = score_predictions(target.labels, p_merger["target"], seed=seed)
+    return MethodResult(options={"baseline": "nonparametric"}, runs=[scores], summary=_summarise([scores]))
 
 
 def _finetuned_rows(config: ExperimentConfig, record: ExperimentRecord, files, out, *, progress):
