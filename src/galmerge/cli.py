@@ -143,10 +143,9 @@ def cmd_mock(args) -> int:
     if args.benchmark:
         from galmerge.mocks.benchmarks import make_benchmark
 
-        manifest = make_benchmark(args.benchmark, args.out, n=args.n, seed=args.seed, workers=args.workers, progress=not args.quiet, overwrite=args.overwrite, shared_data=args.shared_data)
-        for domain, check in manifest["leak_check"].items():
-            verdict = "ok" if check["passed"] else "LEAKS"
-            print(f"{domain}: leak check ROC-AUC {check['roc_auc']:.3f} (<= {check['threshold']}: {verdict})")
+        manifest = make_benchmark(args.benchmark, args.out, n=args.n, seed=args.seed, workers=args.workers, progress=not args.quiet, overwrite=args.overwrite, shared_data=args.shared_data, recipe=args.recipe)
+        for domain, audit in manifest["audit"].items():
+            print(f"{domain}: shortcut audit {'passed' if audit['passed'] else 'FLAGGED ' + ', '.join(audit['flagged'])}")
         print(f"wrote {args.out}/manifest.json")
         return 0
     if args.recipe is None:
@@ -156,21 +155,27 @@ def cmd_mock(args) -> int:
 
         print(f"wrote {render_montage(args.recipe, args.out, seed=args.seed, workers=args.workers, progress=not args.quiet)}")
         return 0
-    from galmerge.mocks import MockOptions, generate_mocks, load_recipe
-    from galmerge.mocks.benchmarks import leak_check
+    from galmerge.mocks import make_mock_file
 
-    recipe = load_recipe(args.recipe)
-    if args.pristine:
-        recipe = recipe.replace(noise=False, background_sources=False)
-    if args.out.exists() and not args.overwrite:
-        raise ConfigError(f"{args.out}: already exists; choose another --out or pass --overwrite")
-    mocks = generate_mocks(recipe, args.n, seed=args.seed, options=MockOptions(match=not args.no_match, flybys=args.flybys), workers=args.workers, progress=not args.quiet)
-    path = mocks.save(args.out, overwrite=args.overwrite)
-    print(f"wrote {mocks!r} to {path}")
-    print(f"KS statistics mergers vs non-mergers: {mocks.meta.meta['ks_statistics']}")
-    check = leak_check(mocks, seed=args.seed)
-    print(f"leak check (flux, size, concentration, colour): ROC-AUC {check['roc_auc']:.3f} ({'ok' if check['passed'] else 'above 0.70: the mocks leak the label'})")
+    result = make_mock_file(args.recipe, args.n, args.out, seed=args.seed, workers=args.workers, pristine=args.pristine, overwrite=args.overwrite, progress=not args.quiet)
+    print(f"wrote {result.mocks!r} to {result.path}")
+    print(f"KS statistics mergers vs non-mergers (noiseless): {result.mocks.meta.meta['ks_statistics']}")
+    print(f"shortcut audit: {'passed' if result.audit.passed else 'FLAGGED ' + ', '.join(result.audit.flagged)} (full audit: galmerge audit {result.path})")
     return 0
+
+
+def cmd_audit(args) -> int:
+    from galmerge.mocks.audit import audit_files
+
+    report, out = audit_files(args.mocks, real=args.real, out=args.out, overwrite=args.overwrite, progress=not args.quiet)
+    width = max(len(s.name) for s in report.statistics + report.combined)
+    header = f"{'statistic':{width}s}  {'kind':10s} {'mock AUC':>8s}" + (f" {'real AUC':>8s}" if report.n_real is not None else "")
+    print(header)
+    for entry in report.statistics + report.combined:
+        real = f" {entry.real_auc:8.3f}" if entry.real_auc is not None else ""
+        print(f"{entry.name:{width}s}  {entry.kind:10s} {entry.mock_auc:8.3f}{real}{'  FLAGGED' if entry.flagged else ''}")
+    print(f"{'passed' if report.passed else 'flagged: ' + ', '.join(report.flagged)}; wrote {out}/audit.json and audit.png")
+    return 0 if report.passed else 1
 
 
 def cmd_observe(args) -> int:
@@ -330,9 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--overwrite", action="store_true")
     convert.set_defaults(func=cmd_convert)
 
-    mock = common(sub.add_parser("mock", help="make labelled mock mergers and non-mergers for a survey", description="Draw mergers (restricted three-body encounters) and non-mergers, observe them with a survey recipe, match their flux, size and colour, and save an ImageSet with labels, metadata and tidal/companion masks."))
+    mock = common(sub.add_parser("mock", help="make labelled mock mergers and non-mergers for a survey", description="Draw mergers (restricted three-body encounters, by the recipe's merger definition) and non-mergers (the recipe's population), frame and observe both alike with a survey recipe, audit them for shortcuts, and save an ImageSet with labels, metadata and tidal/companion masks."))
     mock.add_argument("--recipe", help="survey recipe name or TOML file (galmerge mock --list)")
-    mock.add_argument("--benchmark", choices=["sim2sim", "sim2real-sdss"], help="write a ready-made domain-adaptation benchmark into the folder --out")
+    mock.add_argument("--benchmark", choices=["sim2sim", "sim2real-sdss"], help="write a ready-made domain-adaptation benchmark into the folder --out (--recipe replaces the sim2real-sdss source recipe)")
     mock.add_argument("--montage", action="store_true", help="write a labelled montage PNG (mergers by stage, non-mergers by kind, two depths)")
     mock.add_argument("--list", action="store_true", help="list the bundled recipes")
     mock.add_argument("--n", type=int, default=2000, help="images (per domain for --benchmark)")
@@ -340,11 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--out", type=Path)
     mock.add_argument("--workers", type=int, help="processes (default: all cores); the output does not depend on it")
     mock.add_argument("--pristine", action="store_true", help="no noise and no field sources")
-    mock.add_argument("--no-match", action="store_true", help="do not match flux, size and colour between classes")
-    mock.add_argument("--flybys", default="exclude", choices=["exclude", "non-merger", "own-label"])
     mock.add_argument("--shared-data", type=Path, help="folder with the real SDSS data for sim2real-sdss (default ../shared/data)")
     mock.add_argument("--overwrite", action="store_true")
     mock.set_defaults(func=cmd_mock)
+
+    audit = common(sub.add_parser("audit", help="check labelled mocks for shortcuts: simple statistics that give the label away", description="Measure framing, background, display and shape statistics of every stamp and report how well each separates mergers from non-mergers (ROC-AUC), beside real labelled images when given, plus combined classifiers. Writes audit.json and audit.png; exits 1 when a statistic is flagged."))
+    audit.add_argument("mocks", type=Path, help=f"labelled stamps: {DATA_HELP}")
+    audit.add_argument("--real", help="real labelled images of the same kind (catalog CSV, ImageSet, folder), e.g. gz1_dev/labels.csv")
+    audit.add_argument("--out", type=Path, help="folder for audit.json and audit.png (default <mocks>_audit)")
+    audit.add_argument("--overwrite", action="store_true")
+    audit.set_defaults(func=cmd_audit)
 
     observe = common(sub.add_parser("observe", help="make an idealised simulation image look like a survey's", description="Resample, convolve, add noise (and render colour JPEGs) to a FITS image with a kpc or arcsec pixel scale (CDELT1/CUNIT1, PIXKPC or PIXSCALE)."))
     observe.add_argument("image", type=Path, help="FITS image (H, W) or cube (bands, H, W)")

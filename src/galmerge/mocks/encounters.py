@@ -49,7 +49,7 @@ class EncounterParameters:
         Disk orientations relative to the orbital plane: inclination (0 prograde, pi
         retrograde) and the angle of the line of nodes, in radians.
     n_particles : int
-        Test particles in the primary disk; the secondary gets n * sqrt(mass_ratio) (at least 400).
+        Test particles in the primary disk; the secondary gets n * sqrt(mass_ratio) (at least n / 3).
     start_separation : float
         Initial core separation.
     duration_after_pericentre : float
@@ -73,7 +73,7 @@ class EncounterParameters:
 
     @property
     def n_secondary(self) -> int:
-        return max(400, int(round(self.n_particles * np.sqrt(self.mass_ratio))))
+        return max(self.n_particles // 3, int(round(self.n_particles * np.sqrt(self.mass_ratio))))
 
 
 @dataclass
@@ -408,25 +408,29 @@ def _coalescence_time(times: np.ndarray, separation: np.ndarray, threshold: floa
     return float(times[last + 1])
 
 
-def draw_encounter_parameters(rng: np.random.Generator, *, flyby: bool = False, n_particles: int = 2400) -> EncounterParameters:
+def draw_encounter_parameters(rng: np.random.Generator, *, flyby: bool = False, n_particles: int = 2400, mass_ratio: tuple = (0.1, 1.0), duration_after_pericentre: float | None = None) -> EncounterParameters:
     """Random merger (or flyby) parameters.
 
-    Mergers: mass ratio 1:1 to 1:10 (log-uniform), pericentre 1-3.5 scale lengths, parabolic or
-    bound orbits (eccentricity 0.6-1), drag 0.04-0.25 log-uniform (coalescence 5-100 time units,
-    ~40-800 Myr, after the first pericentre), random disk orientations (uniform on the sphere). Flybys: pericentre 5-10, hyperbolic (eccentricity 1.2-2), no drag.
+    Mergers: mass ratio log-uniform in ``mass_ratio`` (default 1:10 to 1:1), pericentre 1-3.5
+    scale lengths, parabolic or bound orbits (eccentricity 0.6-1), drag 0.04-0.25 log-uniform
+    (coalescence 5-100 time units, ~40-800 Myr, after the first pericentre), random disk
+    orientations (uniform on the sphere). Flybys: pericentre 5-10, hyperbolic (eccentricity
+    1.2-2), no drag.
     """
 
     def spin():
         return (float(np.arccos(rng.uniform(-1, 1))), float(rng.uniform(0, 2 * np.pi)))
 
+    ratio = float(np.exp(rng.uniform(np.log(mass_ratio[0]), np.log(mass_ratio[1]))))
     if flyby:
         return EncounterParameters(
-            mass_ratio=float(np.exp(rng.uniform(np.log(0.1), 0.0))), pericentre=float(rng.uniform(5, 10)),
+            mass_ratio=ratio, pericentre=float(rng.uniform(5, 10)),
             eccentricity=float(rng.uniform(1.2, 2.0)), drag=0.0, spin_primary=spin(), spin_secondary=spin(),
-            n_particles=n_particles, duration_after_pericentre=40.0,
+            n_particles=n_particles, duration_after_pericentre=40.0 if duration_after_pericentre is None else duration_after_pericentre,
         )
     return EncounterParameters(
-        mass_ratio=float(np.exp(rng.uniform(np.log(0.1), 0.0))), pericentre=float(rng.uniform(1.0, 3.5)),
+        mass_ratio=ratio, pericentre=float(rng.uniform(1.0, 3.5)),
         eccentricity=float(rng.choice([1.0, rng.uniform(0.6, 1.0)])), drag=float(np.exp(rng.uniform(np.log(0.04), np.log(0.25)))),
         spin_primary=spin(), spin_secondary=spin(), n_particles=n_particles,
+        duration_after_pericentre=90.0 if duration_after_pericentre is None else duration_after_pericentre,
     )

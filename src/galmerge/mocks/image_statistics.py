@@ -5,15 +5,18 @@ the calibration to a real survey (:mod:`galmerge.mocks.calibrate`) compare. Each
 the same way on mock and real stamps of one kind (display pictures in [0, 1], or fluxes), from
 the images alone, vectorised over the set.
 
-Two families:
+Three families:
 
-- *nuisance* statistics say nothing about a galaxy's morphology: where the centre and the
-  brightest pixel fall to the sub-pixel, the background level and noise in the corners,
-  saturated pixels, light at the edges, and the brightness and colour of the centre. When one of
-  them separates mergers from non-mergers in a mock set, the mocks carry a shortcut.
+- *nuisance* statistics say nothing about the galaxy at all: the background level, noise and
+  colour in the corners, saturated pixels, and where the central peak falls within its pixel.
+  When one of them separates mergers from non-mergers in a mock set, the mocks carry a shortcut.
+- *framing* statistics measure how the stamp is framed and centred (the light next to the
+  centre pixel, where the brightest pixel falls, light at the edges, the brightness and colour
+  of the centre). They carry the shortcuts of a framing rule that differs by class, but also a
+  little morphology: in real pictures a merger's brightest pixel is sometimes its companion's.
 - *morphology* statistics describe the object: size, concentration, ellipticity, asymmetry,
-  number of bright peaks, the area it fills. Mergers are expected to differ in these, as much as
-  real mergers do and no more.
+  number of bright peaks, the area it fills, its light. Mergers are expected to differ in these,
+  as much as real mergers do and no more.
 
 The background is the median of four corner boxes and the noise their robust (MAD) scatter;
 the object's light is the band sum above that background, and the *central object* is the
@@ -34,24 +37,25 @@ __all__ = ["StatisticTable", "measure_image_statistics", "STATISTIC_KINDS", "COR
 
 CORNER_FRACTION = 0.15  # corner boxes span 15 % of the side (11 px of 75)
 
-# name -> (kind, description); kinds: "nuisance" or "morphology"
+# name -> (kind, description); kinds: "nuisance", "framing" or "morphology"
 STATISTIC_KINDS = {
-    "centre_imbalance": ("nuisance", "(|left - right| + |up - down|) / centre of the four pixels next to the centre pixel"),
-    "centre_offset_px": ("nuisance", "distance of the light-weighted centroid of the central 3x3 pixels from the centre pixel"),
-    "peak_distance_px": ("nuisance", "distance of the brightest pixel (3x3-smoothed) from the stamp centre"),
+    "peak_subpixel_offset": ("nuisance", "sub-pixel offset of the brightest pixel near the centre from its pixel's centre (parabola fit)"),
     "background_level": ("nuisance", "median of the corner pixels (band mean)"),
     "background_noise": ("nuisance", "robust scatter (1.4826 MAD) of the corner pixels (band mean)"),
     "background_colour": ("nuisance", "corner level of the first band minus the last"),
     "noise_colour": ("nuisance", "corner noise of the first band over the last"),
     "saturated_fraction": ("nuisance", "share of pixels within 0.5 % of the set's highest value in any band"),
-    "edge_flux_fraction": ("nuisance", "share of the object's light in the outer 10 % border"),
-    "centre_brightness": ("nuisance", "mean of the central 3x3 pixels above the background (band mean)"),
-    "centre_colour": ("nuisance", "log10 ratio of the first and last band inside r50"),
-    "total_flux": ("nuisance", "log10 of the central object's band-summed light above the background"),
+    "centre_imbalance": ("framing", "(|left - right| + |up - down|) / centre of the four pixels next to the centre pixel"),
+    "centre_offset_px": ("framing", "distance of the light-weighted centroid of the central 3x3 pixels from the centre pixel"),
+    "peak_distance_px": ("framing", "distance of the brightest pixel (3x3-smoothed) from the stamp centre"),
+    "edge_flux_fraction": ("framing", "share of the light in the outer 10 % border"),
+    "centre_brightness": ("framing", "mean of the central 3x3 pixels above the background (band mean)"),
+    "centre_colour": ("framing", "log10 ratio of the first and last band inside the object's r50"),
+    "total_flux": ("morphology", "log10 of the central object's band-summed light above the background"),
     "r50_px": ("morphology", "radius about the object's centroid holding half its light"),
     "r90_px": ("morphology", "radius holding 90 % of the object's light"),
     "concentration": ("morphology", "r80 / r20"),
-    "ellipticity": ("morphology", "1 - b/a from the second moments of pixels above 5 sigma"),
+    "ellipticity": ("morphology", "1 - b/a from the second moments of the object's light"),
     "asymmetry": ("morphology", "sum |I - I rotated 180 deg| / (2 sum I) over the object's segment and its mirror image"),
     "n_peaks": ("morphology", "local maxima (5x5) of the smoothed light in the object's segment above 10 sigma and 5 % of its brightest"),
     "area_5sigma_px": ("morphology", "pixels of the object's segment whose smoothed light exceeds 5 sigma"),
@@ -72,8 +76,9 @@ class StatisticTable:
     def kinds(self) -> list[str]:
         return [STATISTIC_KINDS[name][0] for name in self.names]
 
-    def select(self, kind: str) -> "StatisticTable":
-        keep = [j for j, k in enumerate(self.kinds()) if k == kind]
+    def select(self, *kinds: str) -> "StatisticTable":
+        """The statistics of the given kinds."""
+        keep = [j for j, k in enumerate(self.kinds()) if k in kinds]
         return StatisticTable(tuple(self.names[j] for j in keep), self.values[:, keep])
 
 
@@ -205,6 +210,7 @@ def _measure(images: np.ndarray, top: float) -> dict:
     total = np.maximum(clipped.sum(axis=(1, 2)), 1e-30)
     stats["edge_flux_fraction"] = 1.0 - inner / total
     stats["centre_brightness"] = patch.mean(axis=(1, 2)) / bands
+    stats["peak_subpixel_offset"] = _subpixel_offset(light, centre)
 
     # the central object: its segment's light about its centroid
     yy, xx = np.indices((side, side))
@@ -225,6 +231,24 @@ def _measure(images: np.ndarray, top: float) -> dict:
     last = (np.clip(images[:, -1] - level[:, -1, None, None], 0, None) * near).sum(axis=(1, 2))
     stats["centre_colour"] = np.log10(np.maximum(first, 1e-12) / np.maximum(last, 1e-12)) if bands > 1 else np.zeros(n)
     return stats
+
+
+def _subpixel_offset(light: np.ndarray, centre: int) -> np.ndarray:
+    """|offset| of the brightest pixel within 2 px of the centre from its pixel centre, by a
+    three-point parabola in x and in y (0 when the peak sits on a pixel centre)."""
+    n = len(light)
+    window = light[:, centre - 2 : centre + 3, centre - 2 : centre + 3].reshape(n, -1)
+    row, column = np.divmod(window.argmax(axis=1), 5)
+    row, column = row + centre - 2, column + centre - 2
+    index = np.arange(n)
+
+    def vertex(minus, middle, plus):
+        curvature = minus - 2 * middle + plus
+        return np.where(curvature < 0, 0.5 * (minus - plus) / np.where(curvature < 0, curvature, -1.0), 0.0).clip(-0.5, 0.5)
+
+    dy = vertex(light[index, row - 1, column], light[index, row, column], light[index, row + 1, column])
+    dx = vertex(light[index, row, column - 1], light[index, row, column], light[index, row, column + 1])
+    return np.hypot(dx, dy)
 
 
 def _ellipticity(light: np.ndarray, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
