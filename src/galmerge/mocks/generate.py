@@ -82,7 +82,11 @@ class _Batch:
 
 
 def _frame(observer: Observer, rng: np.random.Generator, look, z: float) -> tuple[Grid, float, float]:
-    """The stamp's grid in kpc (centred on the nucleus moved by the frame offset), its pixel scale in arcsec and R90 in kpc."""
+    """The stamp's grid in kpc, its pixel scale in arcsec and the galaxy's R90 in kpc.
+
+    The grid is centred on the nucleus (at kpc 0, 0) moved by the frame offset, so the nucleus
+    lands at minus the offset from the stamp centre.
+    """
     recipe = observer.recipe
     r90_kpc = petrosian_r90_kpc(look)
     scale = kpc_per_arcsec(z)
@@ -90,6 +94,11 @@ def _frame(observer: Observer, rng: np.random.Generator, look, z: float) -> tupl
     pixel_kpc = pixel_arcsec * scale
     offset_kpc = centre_offset_px(rng, recipe.framing) * pixel_kpc
     return Grid(recipe.stamp_size, pixel_kpc, float(offset_kpc[0]), float(offset_kpc[1])), pixel_arcsec, r90_kpc
+
+
+def _nucleus_px(grid: Grid) -> dict:
+    """Where the central galaxy's nucleus lands, in output pixels from the stamp centre."""
+    return {"nucleus_x_px": -grid.centre_x / grid.pixel_kpc, "nucleus_y_px": -grid.centre_y / grid.pixel_kpc}
 
 
 def _finish(batch: _Batch, observer: Observer, rendered, pixel_arcsec: float, rng, meta: dict) -> None:
@@ -172,7 +181,7 @@ def _encounter_stamp(batch, observer, run, rng, *, kind: str, group: str, window
         look.abs_mag += fainter
         companion.abs_mag += fainter
     rendered = render_merger(run, snapshot, view, grid, look=look, companion_look=companion, z=z, wavelengths=observer.wavelengths, rng=rng)
-    meta = {**_base_meta(kind, int(kind == "merger"), group, z, look), **rendered.meta, "abs_mag": magnitude, "r90_kpc": r90_kpc}
+    meta = {**_base_meta(kind, int(kind == "merger"), group, z, look), **rendered.meta, "abs_mag": magnitude, "r90_kpc": r90_kpc, **_nucleus_px(grid)}
     if kind != "merger":
         meta["stage"] = kind
     _finish(batch, observer, rendered, pixel_arcsec, rng, meta)
@@ -227,7 +236,7 @@ def _non_merger_task(recipe: Recipe, kinds: list, seed: int, task: int, pair_sep
         magnitude = float(rng.uniform(*recipe.abs_mag))
         look = draw_look(rng, abs_mag=magnitude, z=z, kind=GALAXY_TYPE_OF_KIND.get(kind, _draw_type(rng, galaxy_shares)))
         grid, pixel_arcsec, r90_kpc = _frame(observer, rng, look, z)
-        meta = {**_base_meta(kind, 0, group, z, look), "r90_kpc": r90_kpc}
+        meta = {**_base_meta(kind, 0, group, z, look), "r90_kpc": r90_kpc, **_nucleus_px(grid)}
         if kind == "projected_pair":
             other_z = z * float(rng.uniform(1.4, 3.0)) if rng.random() < 0.7 else z / float(rng.uniform(1.4, 3.0))
             other = draw_look(rng, abs_mag=float(rng.uniform(*recipe.abs_mag)), z=other_z, kind=_draw_type(rng, galaxy_shares))
@@ -322,7 +331,8 @@ def generate_mocks(
         central galaxy, ``stage`` (pair, coalescing, remnant; flyby or bound_pair for those
         kinds; none), ``mass_ratio``, ``separation_kpc`` (3-D), ``projected_separation_kpc``,
         ``time_since_pericentre_myr``, ``redshift``, ``abs_mag`` (of the central galaxy),
-        ``r90_kpc`` (its Petrosian R90, which frames the stamp), ``recipe``, ``depth_mu_lim``,
+        ``r90_kpc`` (its Petrosian R90, which frames the stamp), ``nucleus_x_px`` and
+        ``nucleus_y_px`` (where its nucleus lands, from the stamp centre), ``recipe``, ``depth_mu_lim``,
         ``pixel_scale_arcsec``, ``n_field_sources``, noiseless ``magnitude``, ``r50_arcsec``,
         ``concentration``, ``colour`` and ``group`` (the encounter or galaxy an image shows, for
         group-aware splits). The table's ``meta`` holds the KS statistics between the classes,
