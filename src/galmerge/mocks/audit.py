@@ -134,6 +134,8 @@ def audit_statistics(mock: StatisticTable, labels, *, real: StatisticTable | Non
         entries.append(entry)
     combined = []
     for name, kinds, judged_as in (("combined: all statistics", ("nuisance", "framing", "morphology"), "combined"), ("combined: nuisance and framing", ("nuisance", "framing"), "combined"), ("combined: nuisance", ("nuisance",), "nuisance")):
+        if not mock.select(*kinds).names:
+            continue
         entry = StatisticAudit(name, judged_as, _cross_validated_auc(mock.select(*kinds).values, labels, seed=seed), description="gradient-boosted trees, 3-fold cross-validated")
         if real is not None:
             entry.real_auc = _cross_validated_auc(real.select(*kinds).values, real_labels, seed=seed)

@@ -48,7 +48,7 @@ STATISTIC_KINDS = {
     "centre_imbalance": ("framing", "(|left - right| + |up - down|) / centre of the four pixels next to the centre pixel"),
     "centre_offset_px": ("framing", "distance of the light-weighted centroid of the central 3x3 pixels from the centre pixel"),
     "peak_distance_px": ("framing", "distance of the brightest pixel (3x3-smoothed) from the stamp centre"),
-    "edge_flux_fraction": ("framing", "share of the light in the outer 10 % border"),
+    "edge_flux_fraction": ("framing", "share of the central object's light in the outer 10 % border (an object cut by the frame)"),
     "centre_brightness": ("framing", "mean of the central 3x3 pixels above the background (band mean)"),
     "centre_colour": ("framing", "log10 ratio of the first and last band inside the object's r50"),
     "total_flux": ("morphology", "log10 of the central object's band-summed light above the background"),
@@ -205,10 +205,6 @@ def _measure(images: np.ndarray, top: float) -> dict:
     stats["background_colour"] = level[:, 0] - level[:, -1]
     stats["noise_colour"] = noise[:, 0] / np.maximum(noise[:, -1], 1e-12)
     stats["saturated_fraction"] = (images >= top - 0.005 * abs(top)).any(axis=1).mean(axis=(1, 2))
-    border = max(1, int(round(0.1 * side)))
-    inner = clipped[:, border:-border, border:-border].sum(axis=(1, 2))
-    total = np.maximum(clipped.sum(axis=(1, 2)), 1e-30)
-    stats["edge_flux_fraction"] = 1.0 - inner / total
     stats["centre_brightness"] = patch.mean(axis=(1, 2)) / bands
     stats["peak_subpixel_offset"] = _subpixel_offset(light, centre)
 
@@ -217,6 +213,8 @@ def _measure(images: np.ndarray, top: float) -> dict:
     object_light = np.where(segment, clipped, 0.0)
     object_flux = np.maximum(object_light.sum(axis=(1, 2)), 1e-30)
     stats["total_flux"] = np.log10(object_flux)
+    border = max(1, int(round(0.1 * side)))
+    stats["edge_flux_fraction"] = 1.0 - object_light[:, border:-border, border:-border].sum(axis=(1, 2)) / object_flux
     cy = (object_light * yy).sum(axis=(1, 2)) / object_flux
     cx = (object_light * xx).sum(axis=(1, 2)) / object_flux
     r20, r50, r80, r90 = _radii(object_light, cy, cx, (0.2, 0.5, 0.8, 0.9))
