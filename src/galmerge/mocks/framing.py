@@ -19,7 +19,7 @@ import numpy as np
 __all__ = ["enclosed_light", "petrosian_r90_kpc", "centre_offset_px", "PETROSIAN_RATIO"]
 
 PETROSIAN_RATIO = 0.2
-_RADII = np.geomspace(1e-3, 1e3, 600)  # in units of the galaxy's largest scale
+_RADII = np.geomspace(1e-2, 1e2, 240)  # in units of the galaxy's largest scale
 
 
 def _sersic_enclosed(radius, half_light, n):
@@ -50,8 +50,8 @@ def petrosian_r90_kpc(look) -> float:
     """SDSS's Petrosian R90 of the galaxy, in kpc."""
     scale = max(look.disk_kpc, look.bulge_kpc if look.bulge_fraction > 0 else 0.0)
     radii = _RADII * scale
-    light = enclosed_light(look, radii)
-    annulus = enclosed_light(look, 1.25 * radii) - enclosed_light(look, 0.8 * radii)
+    light, outer, inner = enclosed_light(look, np.stack([radii, 1.25 * radii, 0.8 * radii]))
+    annulus = outer - inner
     ratio = annulus / (1.25**2 - 0.8**2) / np.maximum(light, 1e-300)
     beyond = np.flatnonzero(ratio < PETROSIAN_RATIO)
     petrosian = radii[beyond[0]] if len(beyond) else radii[-1]

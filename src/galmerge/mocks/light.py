@@ -181,12 +181,13 @@ def render_particles(grid: Grid, x: np.ndarray, y: np.ndarray, weights: np.ndarr
     inside = (columns >= 0) & (columns < size) & (rows >= 0) & (rows < size)
     flat = rows[inside] * size + columns[inside]
     share = share[inside]
-    channels = np.concatenate([np.ones((1, len(x))), weights])  # particle counts, then the weights
+    used = np.flatnonzero(np.any(weights != 0, axis=1))  # all-zero weights need no smoothing
+    channels = np.concatenate([np.ones((1, len(x))), weights[used]])  # particle counts, then the weights
     stack = np.stack([np.bincount(flat, weights=np.tile(c, 4)[inside] * share, minlength=size * size).reshape(size, size) for c in channels])
     out = np.zeros_like(stack[1:])
     remaining = np.ones((size, size))
     for index, sigma in enumerate(scales_px):
-        smoothed = gaussian_filter(stack, (0, sigma, sigma), mode="constant", truncate=3.0)
+        smoothed = gaussian_filter(stack, (0, sigma, sigma), mode="constant", truncate=2.5)
         if index == len(scales_px) - 1:
             part = remaining
         else:
@@ -200,7 +201,9 @@ def render_particles(grid: Grid, x: np.ndarray, y: np.ndarray, weights: np.ndarr
     totals = stack[1:].sum(axis=(1, 2))
     rendered = out.sum(axis=(1, 2))
     scale = np.divide(totals, rendered, out=np.zeros_like(totals), where=rendered > 0)
-    return out * scale[:, None, None]
+    result = np.zeros((len(weights), size, size))
+    result[used] = out * scale[:, None, None]
+    return result
 
 
 def add_shells(image: np.ndarray, grid: Grid, *, x: float, y: float, flux, first_radius_kpc: float, axis_angle: float, count: int, rng: np.random.Generator) -> None:

@@ -142,11 +142,11 @@ class Observer:
             self._psfs[key] = [b.psf.image(pixel_scale_arcsec=scale, size=min(b.psf.default_size(scale), widest)) for b in self.recipe.bands]
         return self._psfs[key]
 
-    def _blur(self, stacked: np.ndarray, pixel_scale_arcsec: float, planes: int) -> np.ndarray:
-        """Blur ``planes`` copies of the bands by their PSFs and two band-summed role images by the middle band's."""
+    def _blur(self, stacked: np.ndarray, pixel_scale_arcsec: float, planes: int, *, with_roles: bool) -> np.ndarray:
+        """Blur ``planes`` copies of the bands by their PSFs and (``with_roles``) two band-summed role images by the middle band's."""
         psfs = self.psfs(pixel_scale_arcsec)
-        kernels = psfs * planes + [psfs[len(psfs) // 2]] * 2
-        key = (int(round(np.log(pixel_scale_arcsec) / 0.02)), planes)
+        kernels = psfs * planes + ([psfs[len(psfs) // 2]] * 2 if with_roles else [])
+        key = (int(round(np.log(pixel_scale_arcsec) / 0.02)), planes, with_roles)
         if key not in self._transforms:
             self._transforms[key] = _kernel_transform(kernels, stacked.shape[1:])
         return convolve_bands(stacked, kernels, kernel_transform=self._transforms[key])
@@ -180,11 +180,12 @@ class Observer:
             n_field_sources = add_field_sources(extra, pixel_scale_arcsec=pixel_scale_arcsec, wavelengths_um=self.wavelengths, faint_limit=depth - 2.0, rng=rng)
             planes.append(extra)
         roles = [np.zeros((size, size)) if c is None else to_output(np.asarray(c)[None])[0] for c in (tidal, companion)]
-        blurred = self._blur(np.concatenate(planes + [np.stack(roles)]), pixel_scale_arcsec, len(planes))
+        with_roles = any(role.any() for role in roles)  # isolated galaxies have none: nothing to blur
+        blurred = self._blur(np.concatenate(planes + ([np.stack(roles)] if with_roles else [])), pixel_scale_arcsec, len(planes), with_roles=with_roles)
         bands = len(recipe.bands)
         noiseless = blurred[:bands]
         observed = noiseless + (blurred[bands : 2 * bands] if field_sources else 0.0)
-        components = [blurred[-2], blurred[-1]]
+        components = [blurred[-2], blurred[-1]] if with_roles else roles
         sky_sigma = np.zeros(bands)
         native = recipe.display.native_pixel_arcsec if recipe.display is not None else None
         to_native = (native / pixel_scale_arcsec) ** 2 if native is not None else 1.0  # pictures show flux per native pixel

@@ -22,9 +22,19 @@ import numpy as np
 
 from galmerge.errors import DataError, DataFileNotFoundError
 
-__all__ = ["SkyBank", "central_object_mask"]
+__all__ = ["SkyBank", "central_object_mask", "object_mask"]
 
 _SHIFTS = ((0.5, 0.5), (0.5, 0.0), (0.0, 0.5), (0.33, 0.67), (0.67, 0.33), (0.25, 0.0), (0.0, 0.25), (0.75, 0.75))
+
+
+def _significant(pictures: np.ndarray, nsigma: float):
+    from galmerge.mocks.image_statistics import _box3, _corners, _robust_noise
+
+    corners = _corners(pictures)
+    light = (pictures - np.median(corners, axis=2)[..., None, None]).sum(axis=1)
+    smooth = _box3(light)
+    noise = np.maximum(_robust_noise(_corners(smooth[:, None]))[:, 0], 1e-4)
+    return smooth, noise
 
 
 def central_object_mask(pictures: np.ndarray, *, nsigma: float = 2.0, grow_px: int = 3) -> np.ndarray:
@@ -32,15 +42,18 @@ def central_object_mask(pictures: np.ndarray, *, nsigma: float = 2.0, grow_px: i
     ``nsigma`` above the corner sky, see :mod:`galmerge.mocks.image_statistics`), grown by ``grow_px``."""
     from scipy.ndimage import binary_dilation
 
-    from galmerge.mocks.image_statistics import _box3, _corners, _robust_noise, _segments
+    from galmerge.mocks.image_statistics import _segments
 
-    corners = _corners(pictures)
-    light = (pictures - np.median(corners, axis=2)[..., None, None]).sum(axis=1)
-    smooth = _box3(light)
-    noise = np.maximum(_robust_noise(_corners(smooth[:, None]))[:, 0], 1e-4)
-    segments = _segments(smooth, noise, nsigma=nsigma)
-    structure = np.ones((1, 3, 3), bool)
-    return binary_dilation(segments, structure=structure, iterations=grow_px)
+    smooth, noise = _significant(pictures, nsigma)
+    return binary_dilation(_segments(smooth, noise, nsigma=nsigma), structure=np.ones((1, 3, 3), bool), iterations=grow_px)
+
+
+def object_mask(pictures: np.ndarray, *, nsigma: float = 2.0, grow_px: int = 2) -> np.ndarray:
+    """(N, H, W) bool: every source of each picture (smoothed light above ``nsigma``), grown by ``grow_px``."""
+    from scipy.ndimage import binary_dilation
+
+    smooth, noise = _significant(pictures, nsigma)
+    return binary_dilation(smooth > nsigma * noise[:, None, None], structure=np.ones((1, 3, 3), bool), iterations=grow_px)
 
 
 class SkyBank:
@@ -74,10 +87,11 @@ class SkyBank:
     def from_pictures(cls, pictures, *, source: str = "pictures", max_backgrounds: int | None = None, max_object_share: float = 0.4, seed: int = 0) -> "SkyBank":
         """Backgrounds made from real pictures (N, 3, S, S) in [0, 1].
 
-        The central object (and 3 px around it) is filled with the pixels of the same picture
-        shifted by half the frame (or, where those are object pixels too, by other shifts; any
-        pixel left over takes a random sky pixel of the picture). Pictures whose central object
-        covers more than ``max_object_share`` of the frame are left out.
+        The central object (and 3 px around it) is filled with sky pixels of the same picture
+        shifted by half the frame (or, where those fall on a source, by other shifts; any pixel
+        left over takes a random sky pixel of the picture), so no source is cut by the fill.
+        Pictures whose central object covers more than ``max_object_share`` of the frame are
+        left out.
         """
         pictures = np.asarray(pictures, dtype=np.float32)
         if pictures.ndim != 4 or pictures.shape[1] != 3:
@@ -87,12 +101,13 @@ class SkyBank:
         if max_backgrounds is not None:
             order = order[: max(1, 2 * max_backgrounds)]  # some are left out below
         masks = central_object_mask(pictures[order])
+        sources = object_mask(pictures[order])
         size = pictures.shape[-1]
         backgrounds = []
-        for index, mask in zip(order, masks):
+        for index, mask, source in zip(order, masks, sources):
             if mask.mean() > max_object_share:
                 continue
-            backgrounds.append(_fill(pictures[index], mask, size, rng))
+            backgrounds.append(_fill(pictures[index], mask, source | mask, size, rng))
             if max_backgrounds is not None and len(backgrounds) >= max_backgrounds:
                 break
         if not backgrounds:
@@ -125,19 +140,20 @@ class SkyBank:
         return np.ascontiguousarray(picture)
 
 
-def _fill(picture: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def _fill(picture: np.ndarray, mask: np.ndarray, sources: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``picture`` with the pixels of ``mask`` replaced by sky pixels (outside ``sources``) of the picture."""
     out = picture.copy()
     todo = mask.copy()
     for fy, fx in _SHIFTS:
         if not todo.any():
             break
         shift = (int(round(fy * size)), int(round(fx * size)))
-        moved, moved_mask = np.roll(picture, shift, axis=(1, 2)), np.roll(mask, shift, axis=(0, 1))
-        usable = todo & ~moved_mask
+        moved, moved_sources = np.roll(picture, shift, axis=(1, 2)), np.roll(sources, shift, axis=(0, 1))
+        usable = todo & ~moved_sources
         out[:, usable] = moved[:, usable]
         todo &= ~usable
     if todo.any():
-        sky = np.flatnonzero(~mask.ravel())
+        sky = np.flatnonzero(~sources.ravel())
         if len(sky):
             picks = sky[rng.integers(len(sky), size=int(todo.sum()))]
             out[:, todo] = picture.reshape(3, -1)[:, picks]
