@@ -272,6 +272,9 @@ def _build(values: dict, path: Path) -> Recipe:
     bands = []
     for entry in band_entries:
         missing = [k for k in ("name", "wavelength_um", "zeropoint", "psf") if k not in entry]
+        unknown = sorted(set(entry) - {"name", "wavelength_um", "zeropoint", "depth_mu_lim", "psf"})
+        if unknown:
+            raise RecipeError(f"band {entry.get('name', '?')!r}: unknown key(s) {', '.join(unknown)}")
         if missing:
             raise RecipeError(f"band {entry.get('name', '?')!r} lacks {', '.join(missing)}")
         bands.append(Band(
@@ -334,10 +337,10 @@ def _validate(recipe: Recipe) -> None:
         raise RecipeError(f"[population]: unknown kind(s) {', '.join(unknown)}; known: {', '.join(NON_MERGER_KINDS)}")
     if any(not (isinstance(v, (int, float)) and v >= 0) for v in recipe.population.values()):
         raise RecipeError(f"[population] shares must be numbers >= 0, got {recipe.population}")
-    if not sum(v for k, v in recipe.population.items() if k != "bound_pair" or mergers.pre_pericentre == "non-merger") > 0:
-        raise RecipeError("[population] needs at least one kind with a share > 0")
     if recipe.population.get("bound_pair", 0) > 0 and mergers.pre_pericentre != "non-merger":
         raise RecipeError('[population] bound_pair needs [mergers] pre_pericentre = "non-merger"')
+    if not sum(v for k, v in recipe.population.items() if k != "bound_pair" or mergers.pre_pericentre == "non-merger") > 0:
+        raise RecipeError("[population] needs at least one kind with a share > 0")
     display = recipe.display
     if display is not None:
         if not (display.stretch > 0 and display.q > 0 and len(display.scales) == 3 and all(v > 0 for v in display.scales) and len(display.minimum) == 3):
