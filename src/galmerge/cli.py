@@ -178,6 +178,18 @@ def cmd_audit(args) -> int:
     return 0 if report.passed else 1
 
 
+def cmd_calibrate(args) -> int:
+    from galmerge.mocks.calibrate import calibrate_recipe
+
+    result = calibrate_recipe(args.recipe, args.real, args.out, rounds=args.rounds, seed=args.seed, cnn=not args.no_cnn, workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)
+    for label in ("before", "after"):
+        entry = getattr(result, label)
+        cnn = f", CNN {entry['realism_cnn_auc']:.3f}" if entry["realism_cnn_auc"] is not None else ""
+        print(f"realism score {label} calibration (mock vs real ROC-AUC; 0.5 = indistinguishable): statistics {entry['realism_statistics_auc']:.3f}{cnn}")
+    print(f"wrote {result.path}, sky bank {result.sky_bank}, report {result.report.parent}")
+    return 0
+
+
 def cmd_observe(args) -> int:
     from astropy.io import fits
 
@@ -355,6 +367,17 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--out", type=Path, help="folder for audit.json and audit.png (default <mocks>_audit)")
     audit.add_argument("--overwrite", action="store_true")
     audit.set_defaults(func=cmd_audit)
+
+    calibrate = common(sub.add_parser("calibrate", help="fit a survey recipe to real pictures of the survey (display, field of view, population, real sky)", description="Cut real sky backgrounds from unlabelled real pictures, fit the recipe's display, field of view and non-merger population so that mock statistics match the real ones, and write the calibrated recipe, its sky bank, a report and the realism score before and after. Labels are never used."))
+    calibrate.add_argument("recipe", help="recipe name or TOML file with a [display] and fov_r90 (e.g. sdss-gri)")
+    calibrate.add_argument("--real", required=True, help="unlabelled real pictures: a folder (with index.csv or images/), a catalog CSV or an ImageSet file")
+    calibrate.add_argument("--out", type=Path, required=True, help="calibrated recipe (.toml); the sky bank and report are written beside it")
+    calibrate.add_argument("--rounds", type=int, default=2, help="fitting rounds (default 2)")
+    calibrate.add_argument("--no-cnn", action="store_true", help="skip the pixel-CNN realism score (about a minute)")
+    calibrate.add_argument("--seed", type=int, default=0)
+    calibrate.add_argument("--workers", type=int, help="processes for mock generation")
+    calibrate.add_argument("--overwrite", action="store_true")
+    calibrate.set_defaults(func=cmd_calibrate)
 
     observe = common(sub.add_parser("observe", help="make an idealised simulation image look like a survey's", description="Resample, convolve, add noise (and render colour JPEGs) to a FITS image with a kpc or arcsec pixel scale (CDELT1/CUNIT1, PIXKPC or PIXSCALE)."))
     observe.add_argument("image", type=Path, help="FITS image (H, W) or cube (bands, H, W)")

@@ -212,23 +212,28 @@ class Observer:
         )
 
     def _native_sky_noise(self, size: int, pixel_scale_arcsec: float, native: float, rng) -> np.ndarray:
-        """Sky noise drawn on the detector's pixels and interpolated onto the output's, in nmgy per output pixel.
+        """Sky noise of the detector's pixels as seen on the output pixels, in nmgy per output pixel.
 
-        Per native pixel the noise has the depth's sigma at the native scale; bilinear
-        interpolation makes it correlated over a native pixel, as in resampled survey frames.
-        The result is divided by (native / output pixel)^2 so that, after the conversion to
-        flux per native pixel for display, it has the native sigma again.
+        Per native pixel the noise has the depth's sigma at the native scale. An output pixel
+        larger than a native one averages (pixel / native)^2 independent native pixels; a
+        smaller one sees native-pixel noise interpolated, correlated over a native pixel (a
+        Gaussian blur of that width here). The result is divided by (native / output pixel)^2
+        so that, after the conversion to flux per native pixel for display, it has the right
+        sigma again.
         """
-        cells = int(np.ceil(size * pixel_scale_arcsec / native)) + 3
-        coordinates = (np.arange(size) + 0.5) * pixel_scale_arcsec / native + 1.0
-        low = np.floor(coordinates).astype(np.int64)
-        frac = coordinates - low
+        from scipy.ndimage import gaussian_filter
+
+        ratio = native / pixel_scale_arcsec
         sigmas = np.array([sky_sigma_from_depth(band.depth_mu_lim, pixel_scale_arcsec=native) for band in self.recipe.bands])
-        coarse = rng.normal(size=(len(sigmas), cells, cells)) * sigmas[:, None, None]
-        # bilinear interpolation, separable: along rows, then along columns
-        rows = coarse[:, low, :] * (1 - frac)[None, :, None] + coarse[:, low + 1, :] * frac[None, :, None]
-        planes = rows[:, :, low] * (1 - frac)[None, None, :] + rows[:, :, low + 1] * frac[None, None, :]
-        return planes / (native / pixel_scale_arcsec) ** 2
+        white = rng.normal(size=(len(sigmas), size, size))
+        if ratio > 1:
+            width = ratio / 2.3548
+            white = gaussian_filter(white, (0, width, width), mode="wrap")
+            white /= np.sqrt(1.0 / (4 * np.pi * width**2))  # back to unit variance
+            per_native = sigmas
+        else:
+            per_native = sigmas * ratio
+        return white * per_native[:, None, None] / ratio**2
 
     def _display(self, observed: np.ndarray, rng, *, with_bank: bool) -> np.ndarray:
         """The colour picture (3, S, S) in [0, 1] of fluxes per native pixel, on real sky when the recipe has a bank."""
