@@ -412,10 +412,13 @@ def draw_encounter_parameters(rng: np.random.Generator, *, flyby: bool = False, 
     """Random merger (or flyby) parameters.
 
     Mergers: mass ratio log-uniform in ``mass_ratio`` (default 1:10 to 1:1), pericentre 1-3.5
-    scale lengths, parabolic or bound orbits (eccentricity 0.6-1), drag 0.04-0.25 log-uniform
-    (coalescence 5-100 time units, ~40-800 Myr, after the first pericentre), random disk
-    orientations (uniform on the sphere). Flybys: pericentre 5-10, hyperbolic (eccentricity
-    1.2-2), no drag.
+    scale lengths, parabolic or bound orbits (eccentricity 0.6-1), drag 0.02-0.1 log-uniform,
+    random disk orientations (uniform on the sphere), integrated for 120 time units (~0.9 Gyr)
+    after the first pericentre. With that drag the median pair coalesces ~80 units (~600 Myr)
+    after the first pericentre and a third take longer than 120, like the 0.3-1.5 Gyr from
+    first passage to coalescence of major mergers in full N-body models (Lotz et al. 2008);
+    stronger drag made them coalesce within ~300 Myr, and pairs were then rare. Flybys:
+    pericentre 5-10, hyperbolic (eccentricity 1.2-2), no drag.
     """
 
     def spin():
@@ -430,7 +433,7 @@ def draw_encounter_parameters(rng: np.random.Generator, *, flyby: bool = False, 
         )
     return EncounterParameters(
         mass_ratio=ratio, pericentre=float(rng.uniform(1.0, 3.5)),
-        eccentricity=float(rng.choice([1.0, rng.uniform(0.6, 1.0)])), drag=float(np.exp(rng.uniform(np.log(0.04), np.log(0.25)))),
+        eccentricity=float(rng.choice([1.0, rng.uniform(0.6, 1.0)])), drag=float(np.exp(rng.uniform(np.log(0.02), np.log(0.1)))),
         spin_primary=spin(), spin_secondary=spin(), n_particles=n_particles,
-        duration_after_pericentre=90.0 if duration_after_pericentre is None else duration_after_pericentre,
+        duration_after_pericentre=120.0 if duration_after_pericentre is None else duration_after_pericentre,
     )
