@@ -11,7 +11,7 @@ from galmerge.mocks.recipes import Band, Recipe, load_recipe
 
 __all__ = ["render_montage", "with_depth"]
 
-ROWS = (("merger", "pair"), ("merger", "coalescing"), ("merger", "remnant"), ("disk", None), ("spheroid", None), ("clumpy", None), ("projected_pair", None))
+ROWS = (("merger", "pair"), ("merger", "coalescing"), ("merger", "remnant"), ("disk", None), ("spheroid", None), ("edge_on", None), ("projected_pair", None))
 
 
 def with_depth(recipe: Recipe, shift_mag: float) -> Recipe:
@@ -34,7 +34,7 @@ def render_montage(recipe, out, *, seed: int = 0, depth_shifts=(2.0, 0.0), per_r
     from galmerge.evaluation.figures import display_rgb
 
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
-    options = MockOptions(match=False, encounters_per_task=2, stamps_per_encounter=20)
+    options = MockOptions(encounters_per_task=2)
     sets = [generate_mocks(with_depth(recipe, shift), 160, seed=seed, options=options, workers=workers, progress=progress) for shift in depth_shifts]
     meta = sets[0].meta
     figure = Figure(figsize=(2 * per_row * 1.3, len(ROWS) * 1.45), dpi=110, layout="constrained")
