@@ -10,7 +10,7 @@ calibration
    view in units of R90, and the population shares of non-merger kinds, so that the apparent
    size, brightness, colour, concentration, ellipticity, asymmetry and peaks of the central
    objects match the real ones. The display is fitted by Nelder-Mead on the mean Wasserstein
-   distance (in units of the real inter-quartile range) over those statistics; the shares by
+   distance (in units of the real spread) over those statistics; the shares by
    non-negative least squares of per-kind histograms against the real ones; the field of view
    by the ratio of median sizes; in a few rounds;
 3. writes the calibrated recipe, the sky bank beside it, ``calibration.json`` and a figure of
@@ -36,7 +36,7 @@ from galmerge.mocks.recipes import Recipe, load_recipe, recipe_to_toml
 
 __all__ = ["CalibrationResult", "calibrate_recipe", "load_real_pictures", "CALIBRATED_STATISTICS", "FITTED_KINDS"]
 
-CALIBRATED_STATISTICS = ("centre_brightness", "centre_colour", "total_flux", "r50_px", "r90_px", "concentration", "ellipticity", "asymmetry", "area_5sigma_px", "n_peaks", "second_peak_ratio", "edge_flux_fraction")
+CALIBRATED_STATISTICS = ("centre_brightness", "centre_colour", "total_flux", "r50_px", "r90_px", "concentration", "ellipticity", "asymmetry", "area_5sigma_px", "n_peaks", "second_peak_ratio")
 FITTED_KINDS = ("spheroid", "lenticular", "disk", "edge_on", "clumpy", "projected_pair")
 _SHAPE_STATISTICS = ("ellipticity", "concentration", "centre_colour", "asymmetry", "second_peak_ratio", "r50_px")
 
@@ -118,13 +118,15 @@ class _Displayer:
 
 
 def _distance(mock: StatisticTable, real: StatisticTable, weights=None) -> dict:
-    """Per statistic: Wasserstein-1 distance in units of the real inter-quartile range, and the KS statistic."""
+    """Per statistic: Wasserstein-1 distance in units of the real spread (the larger of the
+    inter-quartile range / 1.35 and the standard deviation, so a statistic that is mostly one
+    value cannot blow it up), and the KS statistic."""
     from scipy.stats import ks_2samp, wasserstein_distance
 
     out = {}
     for name in CALIBRATED_STATISTICS:
         m, r = mock.column(name), real.column(name)
-        spread = max(np.subtract(*np.percentile(r, [75, 25])), 1e-6)
+        spread = max(np.subtract(*np.percentile(r, [75, 25])) / 1.349, r.std(), 1e-6)
         out[name] = {"wasserstein_iqr": float(wasserstein_distance(m, r, u_weights=weights) / spread), "ks": float(ks_2samp(m, r).statistic) if weights is None else None}
     return out
 
