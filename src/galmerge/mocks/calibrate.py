@@ -239,7 +239,7 @@ def calibrate_recipe(recipe, real, out, *, rounds: int = 2, per_kind: int = 80, 
         population = {**{k: v for k, v in current.population.items() if k not in FITTED_KINDS}, **shares}
         current = current.replace(display=display, population=population, framing=dataclasses.replace(current.framing, fov_r90=fov))
         history.append({"round": round_number, "distance": distance, "display": dataclasses.asdict(display), "fov_r90": fov, "population": shares})
-        log(f"round {round_number + 1}/{rounds}: mean distance {distance:.3f} IQR, stretch {display.stretch:.3g}, q {display.q:.3g}, fov {fov:.2f} R90")
+        log(f"round {round_number + 1}/{rounds}: mean distance {distance:.3f} spreads, stretch {display.stretch:.3g}, q {display.q:.3g}, fov {fov:.2f} R90")
 
     report_dir.mkdir(parents=True, exist_ok=True)
     bank.save(bank_path)
