@@ -8,11 +8,13 @@ calibration
    correlation and clipping, saturation and field sources are the survey's own;
 2. fits the display (Lupton ``stretch``, ``q`` and the red and blue colour scales), the field of
    view in units of R90, and the population shares of non-merger kinds, so that the apparent
-   size, brightness, colour, concentration, ellipticity, asymmetry and peaks of the central
+   size, brightness, colours, concentration, ellipticity, asymmetry and peaks of the central
    objects match the real ones. The display is fitted by Nelder-Mead on the mean Wasserstein
-   distance (in units of the real spread) over those statistics; the shares by
-   non-negative least squares of per-kind histograms against the real ones; the field of view
-   by the ratio of median sizes; in a few rounds;
+   distance (in units of the real spread) over those statistics; the shares of galaxy types by
+   non-negative least squares of per-type shape histograms against the real ones; the share of
+   projected pairs from the rate of frames with a bright neighbour (a second object with a
+   quarter of the central object's light within 2 R90), real against mocks without and with
+   pairs; the field of view by the ratio of median sizes; in a few rounds;
 3. writes the calibrated recipe, the sky bank beside it, ``calibration.json`` and a figure of
    every statistic (real, before, after, with KS and Wasserstein distances), and the realism
    score before and after (:mod:`galmerge.mocks.realism_score`).
@@ -31,13 +33,14 @@ from pathlib import Path
 import numpy as np
 
 from galmerge.errors import DataError, OutputExistsError, RecipeError
-from galmerge.mocks.image_statistics import StatisticTable, measure_image_statistics
+from galmerge.mocks.image_statistics import StatisticTable, measure_image_statistics, neighbour_fraction
 from galmerge.mocks.recipes import Recipe, load_recipe, recipe_to_toml
 
 __all__ = ["CalibrationResult", "calibrate_recipe", "load_real_pictures", "CALIBRATED_STATISTICS", "FITTED_KINDS"]
 
-CALIBRATED_STATISTICS = ("centre_brightness", "centre_colour", "total_flux", "r50_px", "r90_px", "concentration", "ellipticity", "asymmetry", "area_5sigma_px", "n_peaks", "second_peak_ratio")
-FITTED_KINDS = ("spheroid", "lenticular", "disk", "edge_on", "clumpy", "projected_pair")
+CALIBRATED_STATISTICS = ("centre_brightness", "centre_colour", "centre_colour_middle", "total_flux", "r50_px", "r90_px", "concentration", "ellipticity", "asymmetry", "area_5sigma_px", "n_peaks", "second_peak_ratio")
+FITTED_KINDS = ("spheroid", "lenticular", "disk", "edge_on", "clumpy")  # galaxy types, by their shapes
+PAIR_KIND = "projected_pair"  # by the rate of bright neighbours
 _SHAPE_STATISTICS = ("ellipticity", "concentration", "centre_colour", "asymmetry", "second_peak_ratio", "r50_px")
 
 
@@ -140,8 +143,9 @@ def _histograms(table: StatisticTable, edges: dict, rows=None) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def _population_weights(mock: StatisticTable, kinds: np.ndarray, real: StatisticTable) -> dict:
-    """Shares of each kind whose mixture of shape histograms is nearest the real one (NNLS)."""
+def _population_weights(mock: StatisticTable, kinds: np.ndarray, real: StatisticTable, *, pair_share: float) -> dict:
+    """Shares of the galaxy types whose mixture of shape histograms is nearest the real one
+    (non-negative least squares), scaled to leave ``pair_share`` to projected pairs."""
     from scipy.optimize import nnls
 
     edges = {name: np.unique(np.percentile(real.column(name), np.linspace(1, 99, 13))) for name in _SHAPE_STATISTICS}
@@ -149,7 +153,18 @@ def _population_weights(mock: StatisticTable, kinds: np.ndarray, real: Statistic
     matrix = np.stack([_histograms(mock, edges, kinds == k) for k in names], axis=1)
     weights, _ = nnls(matrix, _histograms(real, edges))
     weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(names), 1 / len(names))
-    return dict(zip(names, weights.tolist()))
+    return {**dict(zip(names, (weights * (1 - pair_share)).tolist())), PAIR_KIND: pair_share}
+
+
+def _pair_share(pictures: np.ndarray, kinds: np.ndarray, real_rate: float, shares: dict) -> float:
+    """The share of projected pairs that makes the mocks' bright-neighbour rate the real one."""
+    singles = np.isin(kinds, FITTED_KINDS)
+    weights = np.array([shares.get(k, 0.0) for k in FITTED_KINDS])
+    base = sum(w * neighbour_fraction(pictures[kinds == k]) for k, w in zip(FITTED_KINDS, weights / max(weights.sum(), 1e-12)) if (kinds == k).any()) if singles.any() else 0.0
+    pairs = neighbour_fraction(pictures[kinds == PAIR_KIND]) if (kinds == PAIR_KIND).any() else 1.0
+    if pairs <= base:
+        return 0.0
+    return float(np.clip((real_rate - base) / (pairs - base), 0.0, 0.5))
 
 
 def _fit_display(displayer: _Displayer, display, kinds: np.ndarray, real: StatisticTable, shares: dict, max_evaluations: int):
@@ -216,6 +231,7 @@ def calibrate_recipe(recipe, real, out, *, rounds: int = 2, per_kind: int = 80, 
             raise OutputExistsError(f"{path}: already exists; choose another --out or pass --overwrite")
     pictures = load_real_pictures(real, size=recipe.stamp_size, progress=progress)
     real_stats = measure_image_statistics(pictures)
+    real_neighbours = neighbour_fraction(pictures)
     bank = SkyBank.from_pictures(pictures, source=str(real), seed=seed)
 
     def log(message):
@@ -226,19 +242,23 @@ def calibrate_recipe(recipe, real, out, *, rounds: int = 2, per_kind: int = 80, 
     current = recipe
     history = []
     for round_number in range(rounds):
-        fluxes, scales, kinds = _mock_fluxes(current, FITTED_KINDS, per_kind, seed + 1000 * round_number, workers, progress)
+        fluxes, scales, kinds = _mock_fluxes(current, FITTED_KINDS + (PAIR_KIND,), per_kind, seed + 1000 * round_number, workers, progress)
         displayer = _Displayer(current, fluxes, scales, bank, seed + round_number)
         stats = measure_image_statistics(displayer.pictures(current.display))
-        shares = _population_weights(stats, kinds, real_stats)
+        shares = _population_weights(stats, kinds, real_stats, pair_share=current.population_shares().get(PAIR_KIND, 0.0))
         display, distance = _fit_display(displayer, current.display, kinds, real_stats, shares, max_evaluations)
-        stats = measure_image_statistics(displayer.pictures(display))
-        shares = _population_weights(stats, kinds, real_stats)
+        pictures_now = displayer.pictures(display)
+        stats = measure_image_statistics(pictures_now)
+        pair_share = _pair_share(pictures_now, kinds, real_neighbours, shares)
+        shares = _population_weights(stats, kinds, real_stats, pair_share=pair_share)
         weights = np.array([shares.get(k, 0.0) / max((kinds == k).sum(), 1) for k in kinds])
         mock_size = _weighted_median(stats.column("r90_px"), weights)
         fov = float(np.clip(current.fov_r90 * mock_size / np.median(real_stats.column("r90_px")), 1.0, 100.0))
-        population = {**{k: v for k, v in current.population.items() if k not in FITTED_KINDS}, **shares}
+        others = {k: v for k, v in current.population.items() if k not in FITTED_KINDS + (PAIR_KIND,)}  # flybys, bound pairs: kept
+        kept = sum(others.values()) / max(sum(current.population.values()), 1e-12)
+        population = {**others, **{k: v * (1 - kept) * sum(current.population.values()) for k, v in shares.items()}}
         current = current.replace(display=display, population=population, framing=dataclasses.replace(current.framing, fov_r90=fov))
-        history.append({"round": round_number, "distance": distance, "display": dataclasses.asdict(display), "fov_r90": fov, "population": shares})
+        history.append({"round": round_number, "distance": distance, "display": dataclasses.asdict(display), "fov_r90": fov, "population": shares, "neighbour_rate_real": real_neighbours})
         log(f"round {round_number + 1}/{rounds}: mean distance {distance:.3f} spreads, stretch {display.stretch:.3g}, q {display.q:.3g}, fov {fov:.2f} R90")
 
     report_dir.mkdir(parents=True, exist_ok=True)

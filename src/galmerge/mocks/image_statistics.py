@@ -33,7 +33,7 @@ import numpy as np
 
 from galmerge.errors import DataError
 
-__all__ = ["StatisticTable", "measure_image_statistics", "STATISTIC_KINDS", "CORNER_FRACTION"]
+__all__ = ["StatisticTable", "measure_image_statistics", "neighbour_fraction", "STATISTIC_KINDS", "CORNER_FRACTION"]
 
 CORNER_FRACTION = 0.15  # corner boxes span 15 % of the side (11 px of 75)
 
@@ -51,6 +51,7 @@ STATISTIC_KINDS = {
     "edge_flux_fraction": ("framing", "share of the central object's light in the outer 10 % border (an object cut by the frame)"),
     "centre_brightness": ("framing", "mean of the central 3x3 pixels above the background (band mean)"),
     "centre_colour": ("framing", "log10 ratio of the first and last band inside the object's r50"),
+    "centre_colour_middle": ("framing", "log10 ratio of the first and middle band inside the object's r50"),
     "total_flux": ("morphology", "log10 of the central object's band-summed light above the background"),
     "r50_px": ("morphology", "radius about the object's centroid holding half its light"),
     "r90_px": ("morphology", "radius holding 90 % of the object's light"),
@@ -228,6 +229,8 @@ def _measure(images: np.ndarray, top: float) -> dict:
     first = (np.clip(images[:, 0] - level[:, 0, None, None], 0, None) * near).sum(axis=(1, 2))
     last = (np.clip(images[:, -1] - level[:, -1, None, None], 0, None) * near).sum(axis=(1, 2))
     stats["centre_colour"] = np.log10(np.maximum(first, 1e-12) / np.maximum(last, 1e-12)) if bands > 1 else np.zeros(n)
+    middle = (np.clip(images[:, bands // 2] - level[:, bands // 2, None, None], 0, None) * near).sum(axis=(1, 2))
+    stats["centre_colour_middle"] = np.log10(np.maximum(first, 1e-12) / np.maximum(middle, 1e-12)) if bands > 2 else np.zeros(n)
     return stats
 
 
@@ -282,3 +285,40 @@ def _peaks(smooth: np.ndarray, segment: np.ndarray, noise: np.ndarray) -> tuple[
     counts = is_peak.sum(axis=(1, 2)).astype(np.float64)
     values = np.sort(np.where(is_peak, smooth, 0.0).reshape(n, -1), axis=1)[:, -2:]
     return counts, values[:, 0] / np.maximum(values[:, 1], 1e-30)
+
+
+def neighbour_fraction(images, *, flux_ratio: float = 0.25, reach_r90: float = 2.0) -> float:
+    """Share of stamps with a second object (a separate segment of 3x3-smoothed light above
+    3 sigma) holding at least ``flux_ratio`` of the central object's light, centred within
+    ``reach_r90`` times the central object's R90 of the stamp centre."""
+    from scipy.ndimage import center_of_mass, label, sum_labels
+
+    images = np.asarray(images, dtype=np.float32)
+    found = 0
+    for start in range(0, len(images), 512):
+        chunk = images[start : start + 512]
+        n, bands, side, _ = chunk.shape
+        corners = _corners(chunk)
+        light = np.clip((chunk - np.median(corners, axis=2)[..., None, None]).sum(axis=1), 0, None)
+        smooth = _box3(light)
+        noise = np.maximum(_robust_noise(_corners(smooth[:, None]))[:, 0], 1e-6)
+        central = _segments(smooth, noise)
+        yy, xx = np.indices((side, side))
+        centre = side // 2
+        for i in range(n):
+            flux0 = light[i][central[i]].sum()
+            if flux0 <= 0:
+                continue
+            r90 = _radii(np.where(central[i], light[i], 0)[None], np.array([float(centre)]), np.array([float(centre)]), (0.9,))[0][0]
+            regions, count = label((smooth[i] > 3 * noise[i]) & ~central[i])
+            if not count:
+                continue
+            index = np.arange(1, count + 1)
+
+            fluxes = sum_labels(light[i], regions, index)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                centres = np.array(center_of_mass(light[i] + 1e-12, regions, index)).reshape(-1, 2)
+            distance = np.hypot(centres[:, 0] - centre, centres[:, 1] - centre)
+            if np.any((fluxes >= flux_ratio * flux0) & (distance <= reach_r90 * max(r90, 2.0))):
+                found += 1
+    return found / max(len(images), 1)
