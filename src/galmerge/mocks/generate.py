@@ -59,7 +59,7 @@ class MockOptions:
     """
 
     merger_fraction: float = 0.5
-    encounters_per_task: int = 12
+    encounters_per_task: int = 20
     systems_per_task: int = 150
 
     def __post_init__(self):
@@ -132,6 +132,35 @@ def _visibility(observer: Observer, pixel_arcsec: float, total: np.ndarray) -> f
     return float(sum(nanomaggies_from_mag(d) for d in depths) * pixel_arcsec**2)
 
 
+# Schechter (1976) luminosity function of SDSS galaxies in r (Blanton et al. 2003: M* - 5 log h
+# = -20.44, alpha = -1.05), with h = 0.7.
+SCHECHTER_M_STAR, SCHECHTER_ALPHA = -21.21, -1.05
+
+
+def _draw_central(rng: np.random.Generator, recipe: Recipe) -> tuple[float, float]:
+    """Absolute magnitude and redshift of a stamp's central galaxy (or merging system), the same law for every class.
+
+    Without a flux limit, both uniform in the recipe's ranges. With one: redshift uniform in
+    volume (density ~ z^2 at these redshifts), magnitude from the Schechter function within the
+    range, kept when the apparent magnitude M + DM(z) is within the limit (rejection).
+    """
+    from galmerge.mocks.cosmology import distance_modulus
+
+    if recipe.apparent_mag_limit is None:
+        return float(rng.uniform(*recipe.abs_mag)), float(rng.uniform(*recipe.redshift))
+    bright, faint = recipe.abs_mag
+    grid = np.linspace(bright, faint, 200)
+    density = 10 ** (-0.4 * (SCHECHTER_ALPHA + 1) * (grid - SCHECHTER_M_STAR)) * np.exp(-(10 ** (-0.4 * (grid - SCHECHTER_M_STAR))))
+    cumulative = np.cumsum(density) / density.sum()
+    low, high = recipe.redshift
+    for _ in range(10000):
+        z = float(np.cbrt(rng.uniform(low**3, high**3)))
+        magnitude = float(np.interp(rng.random(), cumulative, grid))
+        if magnitude + distance_modulus(z) <= recipe.apparent_mag_limit:
+            return magnitude, z
+    raise ConfigError(f"recipe {recipe.name}: no galaxy in abs_mag {recipe.abs_mag} and redshift {recipe.redshift} is brighter than apparent_mag_limit {recipe.apparent_mag_limit}")
+
+
 def _draw_type(rng: np.random.Generator, shares: dict) -> str:
     names, weights = zip(*shares.items())
     return str(rng.choice(names, p=np.asarray(weights) / sum(weights)))
@@ -160,8 +189,7 @@ def _encounter_stamp(batch, observer, run, rng, *, kind: str, group: str, window
     """
     recipe = observer.recipe
     mu = run.parameters.mass_ratio
-    z = float(rng.uniform(*recipe.redshift))
-    magnitude = float(rng.uniform(*recipe.abs_mag))
+    magnitude, z = _draw_central(rng, recipe)
     look = draw_look(rng, abs_mag=magnitude, z=z, kind=_draw_type(rng, galaxy_types))
     companion = draw_look(rng, abs_mag=magnitude - 2.5 * np.log10(mu), z=z, kind=_draw_type(rng, galaxy_types))
     companion = companion.scaled(look.disk_kpc * run.parameters.secondary_scale / companion.disk_kpc)  # the dynamics fix its size
@@ -232,8 +260,7 @@ def _non_merger_task(recipe: Recipe, kinds: list, seed: int, task: int, pair_sep
             window = (lambda times, unit: np.ones(len(times), bool)) if kind == "flyby" else (lambda times, unit: times < 0.0)
             _encounter_stamp(batch, observer, runs[kind][which], rng, kind=kind, group=f"{kind}-{seed}-{task}-{which}", window=window, galaxy_types=galaxy_shares)
             continue
-        z = float(rng.uniform(*recipe.redshift))
-        magnitude = float(rng.uniform(*recipe.abs_mag))
+        magnitude, z = _draw_central(rng, recipe)
         look = draw_look(rng, abs_mag=magnitude, z=z, kind=GALAXY_TYPE_OF_KIND.get(kind, _draw_type(rng, galaxy_shares)))
         grid, pixel_arcsec, r90_kpc = _frame(observer, rng, look, z)
         meta = {**_base_meta(kind, 0, group, z, look), "r90_kpc": r90_kpc, **_nucleus_px(grid)}

@@ -145,6 +145,11 @@ class Recipe:
     redshift : (float, float)
     abs_mag : (float, float)
         Range of rest-frame 0.55 um absolute magnitudes of the central galaxies drawn.
+    apparent_mag_limit : float or None
+        A flux-limited survey's limit (AB, at 0.55 um rest): central galaxies are then drawn
+        uniformly in volume with a Schechter luminosity function and kept when brighter than
+        this (Galaxy Zoo's SDSS main sample: r < 17.77); ``None`` draws magnitude and redshift
+        uniformly in their ranges.
     exptime_s : float
     noise : bool
         Add sky and shot noise (``False`` gives the "pristine" images of DeepMerge's source domain).
@@ -175,6 +180,7 @@ class Recipe:
     redshift: tuple
     pixel_scale_arcsec: float | None = None
     abs_mag: tuple = (-23.0, -20.0)
+    apparent_mag_limit: float | None = None
     exptime_s: float = 1000.0
     noise: bool = True
     background_sources: bool = True
@@ -358,6 +364,8 @@ def recipe_to_toml(recipe: Recipe, *, header: str = "") -> str:
     values = {"name": recipe.name, "description": recipe.description, "stamp_size": recipe.stamp_size, "redshift": list(recipe.redshift), "abs_mag": list(recipe.abs_mag), "exptime_s": recipe.exptime_s, "noise": recipe.noise, "background_sources": recipe.background_sources}
     if recipe.pixel_scale_arcsec is not None:
         values["pixel_scale_arcsec"] = recipe.pixel_scale_arcsec
+    if recipe.apparent_mag_limit is not None:
+        values["apparent_mag_limit"] = recipe.apparent_mag_limit
     if recipe.correlated_noise is not None:
         values["correlated_noise"] = recipe.correlated_noise
     if recipe.sky_bank is not None:
