@@ -122,7 +122,7 @@ def test_mock_commands(tmp_path, capsys):
     assert code == 0 and "hst-f814w" in out and "sdss-gri" in out
     code, out, err = run(capsys, "mock", "--recipe", "hst-f160w", "--n", 40, "--seed", 2, "--workers", 1, "--out", tmp_path / "m.h5", "--quiet")
     assert code == 0, err
-    assert "leak check" in out and "KS statistics" in out
+    assert "shortcut audit" in out and "KS statistics" in out
     from galmerge.data import ImageSet
 
     mocks = ImageSet.load(tmp_path / "m.h5")

@@ -125,9 +125,9 @@ def cmd_mock(args) -> int:
     if args.benchmark:
         from galmerge.mocks.benchmarks import make_benchmark
 
-        manifest = make_benchmark(args.benchmark, args.out, n=args.n, seed=args.seed, workers=args.workers, progress=not args.quiet, overwrite=args.overwrite, shared_data=args.shared_data)
-        for domain, check in manifest["leak_check"].items():
-            print(f"{domain}: leak check ROC-AUC {check['roc_auc']:.3f} (<= {check['threshold']}: {'ok' if check['passed'] else 'LEAKS'})")
+        manifest = make_benchmark(args.benchmark, args.out, n=args.n, seed=args.seed, workers=args.workers, progress=not args.quiet, overwrite=args.overwrite, shared_data=args.shared_data, recipe=args.recipe)
+        for domain, audit in manifest["audit"].items():
+            print(f"{domain}: shortcut audit {'passed' if audit['passed'] else 'FLAGGED ' + ', '.join(audit['flagged'])}")
         print(f"wrote {args.out}/manifest.json")
         return 0
     if args.recipe is None:
@@ -141,8 +141,34 @@ def cmd_mock(args) -> int:
         return cmd_mock_morphometry(args)
     from galmerge.pipeline import write_mock_set
 
-    result = write_mock_set(args.recipe, args.out, n=args.n, seed=args.seed, pristine=args.pristine, match=not args.no_match, flybys=args.flybys, workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)
+    result = write_mock_set(args.recipe, args.out, n=args.n, seed=args.seed, pristine=args.pristine, workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)
     print(result.summary())
+    return 0
+
+
+def cmd_audit(args) -> int:
+    from galmerge.mocks.audit import audit_files
+
+    report, out = audit_files(args.mocks, real=args.real, out=args.out, overwrite=args.overwrite, progress=not args.quiet)
+    width = max(len(s.name) for s in report.statistics + report.combined)
+    header = f"{'statistic':{width}s}  {'kind':10s} {'mock AUC':>8s}" + (f" {'real AUC':>8s}" if report.n_real is not None else "")
+    print(header)
+    for entry in report.statistics + report.combined:
+        real = f" {entry.real_auc:8.3f}" if entry.real_auc is not None else ""
+        print(f"{entry.name:{width}s}  {entry.kind:10s} {entry.mock_auc:8.3f}{real}{'  FLAGGED' if entry.flagged else ''}")
+    print(f"{'passed' if report.passed else 'flagged: ' + ', '.join(report.flagged)}; wrote {out}/audit.json and audit.png")
+    return 0 if report.passed else 1
+
+
+def cmd_calibrate(args) -> int:
+    from galmerge.mocks.calibrate import calibrate_recipe
+
+    result = calibrate_recipe(args.recipe, args.real, args.out, rounds=args.rounds, seed=args.seed, cnn=not args.no_cnn, workers=args.workers, overwrite=args.overwrite, progress=not args.quiet)
+    for label in ("before", "after"):
+        entry = getattr(result, label)
+        cnn = f", CNN {entry['realism_cnn_auc']:.3f}" if entry["realism_cnn_auc"] is not None else ""
+        print(f"realism score {label} calibration (mock vs real ROC-AUC; 0.5 = indistinguishable): statistics {entry['realism_statistics_auc']:.3f}{cnn}")
+    print(f"wrote {result.path}, sky bank {result.sky_bank}, report {result.report.parent}")
     return 0
 
 
@@ -382,9 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--overwrite", action="store_true")
     convert.set_defaults(func=cmd_convert)
 
-    mock = common(sub.add_parser("mock", help="make labelled mock mergers and non-mergers for a survey", description="Draw mergers (restricted three-body encounters) and non-mergers, observe them with a survey recipe, match their flux, size and colour, and save an ImageSet with labels, metadata and tidal/companion masks."))
+    mock = common(sub.add_parser("mock", help="make labelled mock mergers and non-mergers for a survey", description="Draw mergers (restricted three-body encounters, by the recipe's merger definition) and non-mergers (the recipe's population), frame and observe both alike with a survey recipe, audit them for shortcuts, and save an ImageSet with labels, metadata and tidal/companion masks."))
     mock.add_argument("--recipe", help="survey recipe name or TOML file (galmerge mock --list)")
-    mock.add_argument("--benchmark", choices=["sim2sim", "sim2real-sdss"], help="write a ready-made domain-adaptation benchmark into the folder --out")
+    mock.add_argument("--benchmark", choices=["sim2sim", "sim2real-sdss"], help="write a ready-made domain-adaptation benchmark into the folder --out (--recipe replaces the sim2real-sdss source recipe)")
     mock.add_argument("--montage", action="store_true", help="write a labelled montage PNG (mergers by stage, non-mergers by kind, two depths)")
     mock.add_argument("--list", action="store_true", help="list the bundled recipes")
     mock.add_argument("--n", type=int, default=2000, help="images (per domain for --benchmark)")
@@ -392,8 +418,6 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--out", type=Path)
     mock.add_argument("--workers", type=int, help="processes (default: all cores); the output does not depend on it")
     mock.add_argument("--pristine", action="store_true", help="no noise and no field sources")
-    mock.add_argument("--no-match", action="store_true", help="do not match flux, size and colour between classes")
-    mock.add_argument("--flybys", default="exclude", choices=["exclude", "non-merger", "own-label"])
     mock.add_argument("--task", default="mergers", choices=["mergers", "morphometry"], help="mergers (default) or morphometry: single Sersic galaxies with their parameters in the table")
     mock.add_argument("--psf-file", help="morphometry: FITS file of PSF images (one per HDU) used instead of the recipe's PSF")
     mock.add_argument("--psf-pixel-scale", type=float, help="morphometry: pixel scale of --psf-file in arcsec (default its PIXSCALE)")
@@ -455,6 +479,24 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--workers", type=int, default=1)
     measure.add_argument("--overwrite", action="store_true")
     measure.set_defaults(func=cmd_measure)
+
+    audit = common(sub.add_parser("audit", help="check labelled mocks for shortcuts: simple statistics that give the label away", description="Measure framing, background, display and shape statistics of every stamp and report how well each separates mergers from non-mergers (ROC-AUC), beside real labelled images when given, plus combined classifiers. Writes audit.json and audit.png; exits 1 when a statistic is flagged."))
+    audit.add_argument("mocks", type=Path, help=f"labelled stamps: {DATA_HELP}")
+    audit.add_argument("--real", help="real labelled images of the same kind (catalog CSV, ImageSet, folder), e.g. gz1_dev/labels.csv")
+    audit.add_argument("--out", type=Path, help="folder for audit.json and audit.png (default <mocks>_audit)")
+    audit.add_argument("--overwrite", action="store_true")
+    audit.set_defaults(func=cmd_audit)
+
+    calibrate = common(sub.add_parser("calibrate", help="fit a survey recipe to real pictures of the survey (display, field of view, population, real sky)", description="Cut real sky backgrounds from unlabelled real pictures, fit the recipe's display, field of view and non-merger population so that mock statistics match the real ones, and write the calibrated recipe, its sky bank, a report and the realism score before and after. Labels are never used."))
+    calibrate.add_argument("recipe", help="recipe name or TOML file with a [display] and fov_r90 (e.g. sdss-gri)")
+    calibrate.add_argument("--real", required=True, help="unlabelled real pictures: a folder (with index.csv or images/), a catalog CSV or an ImageSet file")
+    calibrate.add_argument("--out", type=Path, required=True, help="calibrated recipe (.toml); the sky bank and report are written beside it")
+    calibrate.add_argument("--rounds", type=int, default=2, help="fitting rounds (default 2)")
+    calibrate.add_argument("--no-cnn", action="store_true", help="skip the pixel-CNN realism score (about a minute)")
+    calibrate.add_argument("--seed", type=int, default=0)
+    calibrate.add_argument("--workers", type=int, help="processes for mock generation")
+    calibrate.add_argument("--overwrite", action="store_true")
+    calibrate.set_defaults(func=cmd_calibrate)
 
     observe = common(sub.add_parser("observe", help="make an idealised simulation image look like a survey's", description="Resample, convolve, add noise (and render colour JPEGs) to a FITS image with a kpc or arcsec pixel scale (CDELT1/CUNIT1, PIXKPC or PIXSCALE)."))
     observe.add_argument("image", type=Path, help="FITS image (H, W) or cube (bands, H, W)")

@@ -19,7 +19,7 @@ def test_sim2sim_writes_a_pristine_source_and_a_noisy_target(tmp_path):
     assert np.median(np.abs(corners(source))) < 0.1 * np.median(np.abs(corners(target)))  # sky noise only in the target
     assert set(source.meta["group"]).isdisjoint(set(target.meta["group"]))  # no encounter is drawn in both domains
     saved = json.loads((tmp_path / "s2s" / "manifest.json").read_text())
-    assert set(saved["leak_check"]) == {"source", "target"}
+    assert set(saved["audit"]) == {"source", "target"} and all("flagged" in a for a in saved["audit"].values())
     with pytest.raises(OutputExistsError):
         make_benchmark("sim2sim", tmp_path / "s2s", n=60, workers=1, progress=False)
     with pytest.raises(ConfigError, match="unknown benchmark"):
@@ -31,6 +31,7 @@ def test_sim2real_sdss_uses_the_real_images_when_present(tmp_path):
     manifest = make_benchmark("sim2real-sdss", tmp_path / "s2r", n=24, seed=1, workers=1, progress=False, shared_data=SHARED)
     source = ImageSet.load(manifest["files"]["source"])
     assert source.bands == ("R", "G", "B") and 0 <= np.asarray(source.images).min() and np.asarray(source.images).max() <= 1
+    assert source.meta.meta["sky"] == manifest["sky_bank"]  # injected into real sky cut from the target pictures
     target = ImageSet.load(manifest["real_files"]["target"])
     evaluation = ImageSet.load(manifest["real_files"]["evaluation"])
     assert target.labels is None and len(target) > 1000

@@ -46,3 +46,32 @@ def test_bad_recipes_are_named_errors(tmp_path):
         load_recipe(write(tmp_path, display='[display]\nrgb = ["i", "r", "g"]'))
     with pytest.raises(RecipeError, match="unknown PSF kind"):
         load_recipe(write(tmp_path, psf='psf = { kind = "box" }'))
+
+
+def test_unknown_or_out_of_range_recipe_parameters_are_named(tmp_path):
+    with pytest.raises(RecipeError, match="unknown key"):
+        load_recipe(write(tmp_path, display="colour = 3"))
+    with pytest.raises(RecipeError, match=r"\[mergers\]: unknown key"):
+        load_recipe(write(tmp_path, display="[mergers]\nratio = 0.5"))
+    with pytest.raises(RecipeError, match="mass_ratio"):
+        load_recipe(write(tmp_path, display="[mergers]\nmass_ratio = [0.5, 2.0]"))
+    with pytest.raises(RecipeError, match="pre_pericentre"):
+        load_recipe(write(tmp_path, display='[mergers]\npre_pericentre = "sometimes"'))
+    with pytest.raises(RecipeError, match="unknown kind"):
+        load_recipe(write(tmp_path, display="[population]\nspiral = 1.0"))
+    with pytest.raises(RecipeError, match="bound_pair needs"):
+        load_recipe(write(tmp_path, display="[population]\nbound_pair = 1.0"))
+    with pytest.raises(RecipeError, match="centre offsets"):
+        load_recipe(write(tmp_path, display="[framing]\ncentre_jitter_px = 9"))
+
+
+def test_a_written_recipe_reads_back_equal(tmp_path):
+    from galmerge.mocks.recipes import recipe_to_toml
+
+    recipe = load_recipe("sdss-gri")
+    path = tmp_path / "copy.toml"
+    path.write_text(recipe_to_toml(recipe))
+    again = load_recipe(path)
+    for name in ("bands", "display", "framing", "mergers", "population", "redshift", "abs_mag", "stamp_size"):
+        assert getattr(again, name) == getattr(recipe, name) or name == "bands"
+    assert [b.psf_spec for b in again.bands] == [b.psf_spec for b in recipe.bands]

@@ -6,7 +6,9 @@
 - :mod:`~galmerge.mocks.realism`: RealSim-style observation (cosmology, resampling, PSF, noise,
   field sources, real fields, survey colour JPEGs), usable on images from any simulation.
 - :mod:`~galmerge.mocks.recipes`: survey recipes in TOML.
-- :func:`generate_mocks`: labelled, class-balanced sets with ground-truth masks.
+- :func:`generate_mocks`: labelled sets with ground-truth masks, both classes framed and
+  observed alike; :mod:`~galmerge.mocks.audit`: the shortcut audit;
+  :mod:`~galmerge.mocks.calibrate`: fitting a recipe to a real survey's pictures.
 """
 
 from galmerge.data.masks import MASK_BITS

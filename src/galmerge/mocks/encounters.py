@@ -49,7 +49,7 @@ class EncounterParameters:
         Disk orientations relative to the orbital plane: inclination (0 prograde, pi
         retrograde) and the angle of the line of nodes, in radians.
     n_particles : int
-        Test particles in the primary disk; the secondary gets n * sqrt(mass_ratio) (at least 400).
+        Test particles in the primary disk; the secondary gets n * sqrt(mass_ratio) (at least n / 3).
     start_separation : float
         Initial core separation.
     duration_after_pericentre : float
@@ -73,7 +73,7 @@ class EncounterParameters:
 
     @property
     def n_secondary(self) -> int:
-        return max(400, int(round(self.n_particles * np.sqrt(self.mass_ratio))))
+        return max(self.n_particles // 3, int(round(self.n_particles * np.sqrt(self.mass_ratio))))
 
 
 @dataclass
@@ -214,20 +214,49 @@ def _disk_particles(params: EncounterParameters, rng: np.random.Generator, which
     return local @ rotation.T, velocity @ rotation.T, radius, arm
 
 
-def simulate_encounters(parameters: list[EncounterParameters], rng: np.random.Generator, *, dt: float = 0.05, snapshot_every: float = 1.0) -> list[EncounterRun]:
+def _particle_acceleration(x, y, z, core_x, core_y, core_z, mass, plummer2, out, work):
+    """Acceleration of test particles (E, W) from both Plummer cores, written into ``out`` (3 arrays).
+
+    Structure-of-arrays float32 with preallocated work arrays: the step is bound by memory
+    traffic over (encounters x particles) arrays, so contiguous single-component arrays and no
+    temporaries are what make it fast.
+    """
+    ax, ay, az = out
+    dx, dy, dz, r2, t = work
+    ax.fill(0.0)
+    ay.fill(0.0)
+    az.fill(0.0)
+    for k in (0, 1):
+        np.subtract(x, core_x[:, k, None], out=dx)
+        np.subtract(y, core_y[:, k, None], out=dy)
+        np.subtract(z, core_z[:, k, None], out=dz)
+        np.multiply(dx, dx, out=r2)
+        np.multiply(dy, dy, out=t)
+        r2 += t
+        np.multiply(dz, dz, out=t)
+        r2 += t
+        r2 += plummer2[:, k, None]
+        np.sqrt(r2, out=t)
+        r2 *= t  # r^3
+        np.divide(mass[:, k, None], r2, out=r2)  # m / r^3
+        dx *= r2
+        dy *= r2
+        dz *= r2
+        ax -= dx
+        ay -= dy
+        az -= dz
+
+
+def simulate_encounters(parameters: list[EncounterParameters], rng: np.random.Generator, *, dt: float = 0.1, snapshot_every: float = 2.0) -> list[EncounterRun]:
     """Integrate several encounters together and return their snapshots.
 
     Particle arrays of all encounters are padded to one length and stepped as one array, which
-    keeps numpy's per-call overhead small (about 0.3 s per encounter of ~3,500 particles and
-    2,700 steps on one core here).
+    keeps numpy's per-call overhead small; an encounter that has reached its end (its
+    ``duration_after_pericentre``) leaves the arrays at the next snapshot, so short runs do not
+    pay for long ones. ``dt`` = 0.1 time units resolves the innermost disk orbits (periods of 6+
+    units) with 60 or more kick-drift-kick steps.
     """
     count = len(parameters)
-    particles = [], [], [], [], []  # positions, velocities, radius, arm, host
-    for params in parameters:
-        for which in (0, 1):
-            pos, vel, radius, arm = _disk_particles(params, rng, which)
-            for store, value in zip(particles, (pos, vel, radius, arm, np.full(len(pos), which, np.int8))):
-                store.append(value)
     sizes = [params.n_particles + params.n_secondary for params in parameters]
     width = max(sizes)
     pos = np.zeros((count, width, 3))
@@ -235,10 +264,14 @@ def simulate_encounters(parameters: list[EncounterParameters], rng: np.random.Ge
     host = np.zeros((count, width), np.int8)
     radius = np.zeros((count, width))
     arm = np.zeros((count, width), bool)
-    for e in range(count):
-        chunk = [np.concatenate(store[2 * e : 2 * e + 2]) for store in particles]
-        n = sizes[e]
-        pos[e, :n], vel[e, :n], radius[e, :n], arm[e, :n], host[e, :n] = chunk
+    for e, params in enumerate(parameters):
+        offset = 0
+        for which in (0, 1):
+            p, v, r, a = _disk_particles(params, rng, which)
+            n = len(p)
+            pos[e, offset : offset + n], vel[e, offset : offset + n], radius[e, offset : offset + n], arm[e, offset : offset + n] = p, v, r, a
+            host[e, offset : offset + n] = which
+            offset += n
 
     mass = np.array([[1.0, p.mass_ratio] for p in parameters])  # (E, 2)
     plummer = np.array([[PLUMMER_SCALE, PLUMMER_SCALE * p.secondary_scale] for p in parameters])
@@ -251,99 +284,109 @@ def simulate_encounters(parameters: list[EncounterParameters], rng: np.random.Ge
         core_pos[e] = [-share * d, (1 - share) * d]
         core_vel[e] = [-share * v, (1 - share) * v]
     # each galaxy's particles start around its own core, moving with it
-    pos += np.take_along_axis(core_pos, host[..., None].astype(np.int64).repeat(3, axis=2), axis=1)
-    vel += np.take_along_axis(core_vel, host[..., None].astype(np.int64).repeat(3, axis=2), axis=1)
-
+    gather = host[..., None].astype(np.int64).repeat(3, axis=2)
+    pos += np.take_along_axis(core_pos, gather, axis=1)
+    vel += np.take_along_axis(core_vel, gather, axis=1)
     softening2 = (plummer**2).sum(axis=1)  # core-core interaction softening
+    duration = np.array([p.duration_after_pericentre for p in parameters])
 
-    # Particles in float32 with preallocated work arrays: the integration is bound by memory
-    # traffic over (encounters x particles x 3) arrays, so halving the bytes and avoiding
-    # temporaries is what makes it fast.
-    pos, vel = pos.astype(np.float32), vel.astype(np.float32)
-    diff = np.empty_like(pos)
-    r2 = np.empty(pos.shape[:2], np.float32)
+    def core_acceleration(cores, velocities, live):
+        d = cores[:, 1] - cores[:, 0]
+        separation2 = (d * d).sum(axis=1)
+        pull = d * (separation2 + softening2[live])[:, None] ** -1.5
+        v_rel = velocities[:, 1] - velocities[:, 0]
+        density = (1.0 + separation2 / HALO_SCALE**2) ** -2.0
+        friction = -drag[live, None] * density[:, None] * v_rel  # decelerates the relative motion
+        total = 1.0 + mass[live, 1]
+        acc = np.zeros_like(cores)
+        acc[:, 0] = mass[live, 1, None] * pull - (mass[live, 1] / total)[:, None] * friction
+        acc[:, 1] = -mass[live, 0, None] * pull + (1.0 / total)[:, None] * friction
+        return acc
+
+    # structure of arrays, float32, in a compacted set of live encounters
+    live = np.arange(count)
+    xyz = [np.ascontiguousarray(pos[..., i], dtype=np.float32) for i in range(3)]
+    vxyz = [np.ascontiguousarray(vel[..., i], dtype=np.float32) for i in range(3)]
     plummer2 = (plummer**2).astype(np.float32)
     mass32 = mass.astype(np.float32)
 
-    def particle_acceleration(p, cores, out):
-        out.fill(0.0)
-        for k in (0, 1):
-            np.subtract(p, cores[:, k : k + 1].astype(np.float32), out=diff)
-            np.einsum("ewi,ewi->ew", diff, diff, out=r2)
-            np.add(r2, plummer2[:, k, None], out=r2)
-            np.sqrt(r2, out=r2)
-            np.reciprocal(r2 * r2 * r2, out=r2)  # 1 / r^3
-            np.multiply(r2, mass32[:, k, None], out=r2)
-            np.multiply(diff, r2[..., None], out=diff)
-            np.subtract(out, diff, out=out)
-        return out
+    def work_arrays(shape):
+        return [np.empty(shape, np.float32) for _ in range(3)], [np.empty(shape, np.float32) for _ in range(5)]
 
-    def core_acceleration(cores, velocities):
-        d = cores[:, 1] - cores[:, 0]
-        r2 = (d * d).sum(axis=1) + softening2
-        pull = d * r2[:, None] ** -1.5
-        v_rel = velocities[:, 1] - velocities[:, 0]
-        density = (1.0 + (d * d).sum(axis=1) / HALO_SCALE**2) ** -2.0
-        friction = -drag[:, None] * density[:, None] * v_rel  # decelerates the relative motion
-        total = 1.0 + mass[:, 1]
-        acc = np.zeros_like(cores)
-        acc[:, 0] = mass[:, 1, None] * pull - (mass[:, 1] / total)[:, None] * friction
-        acc[:, 1] = -mass[:, 0, None] * pull + (1.0 / total)[:, None] * friction
-        return acc
+    acc, work = work_arrays(xyz[0].shape)
 
-    duration = max(p.duration_after_pericentre for p in parameters)
+    def accelerate():
+        cores32 = core_pos.astype(np.float32)
+        _particle_acceleration(*xyz, cores32[..., 0], cores32[..., 1], cores32[..., 2], mass32[live], plummer2[live], acc, work)
+
     steps_per_snapshot = max(1, int(round(snapshot_every / dt)))
-    times, snapshots, core_snapshots, velocity_snapshots = [], [], [], []
+    times = [[] for _ in range(count)]
+    snapshots = [[] for _ in range(count)]
+    core_snapshots = [[] for _ in range(count)]
+    velocity_snapshots = [[] for _ in range(count)]
     separation = np.linalg.norm(core_pos[:, 1] - core_pos[:, 0], axis=1)
     pericentre_time = np.full(count, np.nan)
     previous = separation.copy()
     falling = np.ones(count, bool)
     t, step = 0.0, 0
-    acc = particle_acceleration(pos, core_pos, np.empty_like(pos))
-    core_acc = core_acceleration(core_pos, core_vel)
-    while True:
+    accelerate()
+    core_acc = core_acceleration(core_pos, core_vel, live)
+    half, full = np.float32(0.5 * dt), np.float32(dt)
+    while len(live):
         if step % steps_per_snapshot == 0:
-            times.append(t)
-            snapshots.append(pos.copy())
-            core_snapshots.append(core_pos.copy())
-            velocity_snapshots.append(core_vel.copy())
-            if np.isfinite(pericentre_time).all() and t > np.nanmax(pericentre_time) + duration:
-                break
-        vel += np.float32(0.5 * dt) * acc
+            frame = np.stack(xyz, axis=-1)
+            for row, e in enumerate(live):
+                times[e].append(t)
+                snapshots[e].append(frame[row, : sizes[e]].copy())
+                core_snapshots[e].append(core_pos[row].copy())
+                velocity_snapshots[e].append(core_vel[row].copy())
+            finished = np.isfinite(pericentre_time[live]) & (t > pericentre_time[live] + duration[live])
+            if finished.any():
+                keep = ~finished
+                live = live[keep]
+                xyz = [np.ascontiguousarray(a[keep]) for a in xyz]
+                vxyz = [np.ascontiguousarray(a[keep]) for a in vxyz]
+                core_pos, core_vel, core_acc = core_pos[keep], core_vel[keep], core_acc[keep]
+                previous, falling = previous[keep], falling[keep]
+                acc, work = work_arrays(xyz[0].shape)
+                if not len(live):
+                    break
+                accelerate()
+        for v, a in zip(vxyz, acc):
+            v += half * a
         core_vel += 0.5 * dt * core_acc
-        pos += np.float32(dt) * vel
+        for p, v in zip(xyz, vxyz):
+            p += full * v
         core_pos += dt * core_vel
-        particle_acceleration(pos, core_pos, acc)
-        core_acc = core_acceleration(core_pos, core_vel)
-        vel += np.float32(0.5 * dt) * acc
+        accelerate()
+        core_acc = core_acceleration(core_pos, core_vel, live)
+        for v, a in zip(vxyz, acc):
+            v += half * a
         core_vel += 0.5 * dt * core_acc
         t += dt
         step += 1
         separation = np.linalg.norm(core_pos[:, 1] - core_pos[:, 0], axis=1)
-        turned = falling & (separation > previous) & np.isnan(pericentre_time)
-        pericentre_time[turned] = t - dt
+        turned = falling & (separation > previous) & np.isnan(pericentre_time[live])
+        pericentre_time[live[turned]] = t - dt
         falling = separation <= previous
         previous = separation
         if t > 400:  # a hyperbolic or wide orbit that never turned: stop anyway
-            pericentre_time[np.isnan(pericentre_time)] = 0.0
+            pericentre_time[live[np.isnan(pericentre_time[live])]] = 0.0
 
-    times = np.asarray(times)
-    positions = np.stack(snapshots, axis=1)  # (E, S, W, 3)
-    cores = np.stack(core_snapshots, axis=1)  # (E, S, 2, 3)
-    core_velocities = np.stack(velocity_snapshots, axis=1)
     runs = []
     for e, params in enumerate(parameters):
         n = sizes[e]
-        relative = times - pericentre_time[e]
+        relative = np.asarray(times[e]) - pericentre_time[e]
         keep = relative <= params.duration_after_pericentre + 1e-9
-        sep = np.linalg.norm(cores[e, keep, 1] - cores[e, keep, 0], axis=1)
+        cores = np.stack(core_snapshots[e])[keep]
+        sep = np.linalg.norm(cores[:, 1] - cores[:, 0], axis=1)
         runs.append(
             EncounterRun(
                 parameters=params,
                 times=relative[keep],
-                positions=positions[e, keep, :n],
-                cores=cores[e, keep].astype(np.float32),
-                core_velocities=core_velocities[e, keep],
+                positions=np.stack(snapshots[e])[keep],
+                cores=cores.astype(np.float32),
+                core_velocities=np.stack(velocity_snapshots[e])[keep],
                 host=host[e, :n],
                 initial_radius=radius[e, :n],
                 arm=arm[e, :n],
@@ -365,25 +408,32 @@ def _coalescence_time(times: np.ndarray, separation: np.ndarray, threshold: floa
     return float(times[last + 1])
 
 
-def draw_encounter_parameters(rng: np.random.Generator, *, flyby: bool = False, n_particles: int = 2400) -> EncounterParameters:
+def draw_encounter_parameters(rng: np.random.Generator, *, flyby: bool = False, n_particles: int = 2400, mass_ratio: tuple = (0.1, 1.0), duration_after_pericentre: float | None = None) -> EncounterParameters:
     """Random merger (or flyby) parameters.
 
-    Mergers: mass ratio 1:1 to 1:10 (log-uniform), pericentre 1-3.5 scale lengths, parabolic or
-    bound orbits (eccentricity 0.6-1), drag 0.04-0.25 log-uniform (coalescence 5-100 time units,
-    ~40-800 Myr, after the first pericentre), random disk orientations (uniform on the sphere). Flybys: pericentre 5-10, hyperbolic (eccentricity 1.2-2), no drag.
+    Mergers: mass ratio log-uniform in ``mass_ratio`` (default 1:10 to 1:1), pericentre 1-3.5
+    scale lengths, parabolic or bound orbits (eccentricity 0.6-1), drag 0.02-0.1 log-uniform,
+    random disk orientations (uniform on the sphere), integrated for 120 time units (~0.9 Gyr)
+    after the first pericentre. With that drag the median pair coalesces ~80 units (~600 Myr)
+    after the first pericentre and a third take longer than 120, like the 0.3-1.5 Gyr from
+    first passage to coalescence of major mergers in full N-body models (Lotz et al. 2008);
+    stronger drag made them coalesce within ~300 Myr, and pairs were then rare. Flybys:
+    pericentre 5-10, hyperbolic (eccentricity 1.2-2), no drag.
     """
 
     def spin():
         return (float(np.arccos(rng.uniform(-1, 1))), float(rng.uniform(0, 2 * np.pi)))
 
+    ratio = float(np.exp(rng.uniform(np.log(mass_ratio[0]), np.log(mass_ratio[1]))))
     if flyby:
         return EncounterParameters(
-            mass_ratio=float(np.exp(rng.uniform(np.log(0.1), 0.0))), pericentre=float(rng.uniform(5, 10)),
+            mass_ratio=ratio, pericentre=float(rng.uniform(5, 10)),
             eccentricity=float(rng.uniform(1.2, 2.0)), drag=0.0, spin_primary=spin(), spin_secondary=spin(),
-            n_particles=n_particles, duration_after_pericentre=40.0,
+            n_particles=n_particles, duration_after_pericentre=40.0 if duration_after_pericentre is None else duration_after_pericentre,
         )
     return EncounterParameters(
-        mass_ratio=float(np.exp(rng.uniform(np.log(0.1), 0.0))), pericentre=float(rng.uniform(1.0, 3.5)),
-        eccentricity=float(rng.choice([1.0, rng.uniform(0.6, 1.0)])), drag=float(np.exp(rng.uniform(np.log(0.04), np.log(0.25)))),
+        mass_ratio=ratio, pericentre=float(rng.uniform(1.0, 3.5)),
+        eccentricity=float(rng.choice([1.0, rng.uniform(0.6, 1.0)])), drag=float(np.exp(rng.uniform(np.log(0.02), np.log(0.1)))),
         spin_primary=spin(), spin_secondary=spin(), n_particles=n_particles,
+        duration_after_pericentre=120.0 if duration_after_pericentre is None else duration_after_pericentre,
     )

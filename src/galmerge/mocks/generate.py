@@ -1,16 +1,24 @@
-"""Labelled mock sets: mergers and non-mergers drawn, observed with a recipe, and matched in flux, size and colour.
+"""Labelled mock sets: mergers and non-mergers drawn, framed, centred and observed by one path.
+
+Every stamp, whatever its class, is framed by the Petrosian R90 of its central galaxy and
+centred on that galaxy's nucleus moved by one random offset law (:mod:`galmerge.mocks.framing`);
+it is drawn on the same grids with the same components, observed with the same PSF, noise or
+real sky and display. What differs is only the physics: a merger's galaxies have been through
+an encounter (:mod:`galmerge.mocks.encounters`), inside the recipe's merger definition
+(:class:`~galmerge.mocks.recipes.MergerDefinition`). The non-mergers follow the recipe's
+population: ellipticals, lenticulars, spirals, edge-on disks, clumpy disks, projected pairs at
+the projected separations of the merging pairs, flybys and (optionally) bound pairs before their
+first pericentre.
 
 Work is split into tasks with seeds spawned from the user's seed and the task's index, and
 results are assembled in task order, so the output is the same whatever the number of worker
-processes. Each merger task integrates a few encounters and renders each of them many times
-(snapshot, viewing angle, redshift, galaxy look): reusing an encounter is what makes mergers
-as cheap as non-mergers.
+processes. A merger task integrates several encounters at once and renders each a few times
+(snapshot, viewing angle, redshift, galaxy look), so the N-body cost is shared.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -22,90 +30,91 @@ from galmerge.data.imageset import ImageSet
 from galmerge.data.masks import MASK_BITS
 from galmerge.errors import ConfigError
 from galmerge.mocks.cosmology import kpc_per_arcsec
-from galmerge.mocks.encounters import draw_encounter_parameters, simulate_encounters
-from galmerge.mocks.light import Grid
-from galmerge.mocks.match import STATISTICS, ks_statistics, match_distributions, measure_statistics
+from galmerge.mocks.encounters import draw_encounter_parameters, simulate_encounters, time_unit_myr
+from galmerge.mocks.framing import centre_offset_px, petrosian_r90_kpc
+from galmerge.mocks.match import STATISTICS, ks_statistics, measure_statistics
 from galmerge.mocks.realism.observe import Observer
 from galmerge.mocks.recipes import Recipe, load_recipe
-from galmerge.mocks.systems import draw_look, random_view, render_merger, render_non_merger
+from galmerge.mocks.light import Grid
+from galmerge.mocks.systems import draw_look, edge_on_view, galaxy_mass_msun, random_view, render_isolated, render_merger, render_projected_pair
 
-__all__ = ["generate_mocks", "MockOptions", "MASK_BITS", "render_candidates"]
+__all__ = ["generate_mocks", "MockOptions", "MASK_BITS", "plan_counts"]
 
-FLYBY_POLICIES = ("exclude", "non-merger", "own-label")
-KIND_PROBABILITIES = {"disk": 0.40, "spheroid": 0.25, "clumpy": 0.15, "projected_pair": 0.20}
-# Merging galaxies are mostly disks, but early types merge too ("dry" mergers, which show
-# shells); drawing both classes from similar galaxies keeps colour from giving the label away.
-PROGENITOR_PROBABILITIES = {"disk": 0.70, "spheroid": 0.20, "clumpy": 0.10}
+GALAXY_TYPE_OF_KIND = {"spheroid": "spheroid", "lenticular": "lenticular", "disk": "disk", "edge_on": "disk", "clumpy": "clumpy"}
+_ATTEMPTS = 12  # tries for a view that keeps a pair's companion inside the frame
 
 
 @dataclass
 class MockOptions:
-    """How a mock set is drawn.
+    """How a mock set is split into work; what is drawn comes from the recipe.
 
     Attributes
     ----------
     merger_fraction : float
         Share of mergers in the output.
-    match : bool
-        Match the class-conditional distributions of magnitude, half-light radius, concentration
-        and colour (caliper matching; see :mod:`galmerge.mocks.match`).
-    flybys : {"exclude", "non-merger", "own-label"}
-        Whether close flybys (hyperbolic encounters that do not merge) appear: not at all, as
-        non-mergers, or as non-mergers with ``kind = "flyby"`` kept apart for analysis.
-    encounters_per_task, stamps_per_encounter : int
-    candidate_factor : float
-        Candidates drawn per output image before matching.
-    n_particles : int
-        Test particles per primary disk.
+    encounters_per_task : int
+        Encounters integrated together in one merger task.
+    systems_per_task : int
+        Non-merger stamps per task.
     """
 
     merger_fraction: float = 0.5
-    match: bool = True
-    flybys: str = "exclude"
-    encounters_per_task: int = 3
-    stamps_per_encounter: int = 80
-    candidate_factor: float = 2.2
-    n_particles: int = 1400
+    encounters_per_task: int = 20
+    systems_per_task: int = 150
 
     def __post_init__(self):
-        if self.flybys not in FLYBY_POLICIES:
-            raise ConfigError(f"flybys must be one of {FLYBY_POLICIES}, got {self.flybys!r}")
-        if not 0 < self.merger_fraction < 1:
-            raise ConfigError(f"merger_fraction must be in (0, 1), got {self.merger_fraction}")
+        if not 0 <= self.merger_fraction <= 1:
+            raise ConfigError(f"merger_fraction must be in [0, 1], got {self.merger_fraction}")
+        if self.encounters_per_task < 1 or self.systems_per_task < 1:
+            raise ConfigError("encounters_per_task and systems_per_task must be >= 1")
 
 
 @dataclass
 class _Batch:
     images: list = field(default_factory=list)
     masks: list = field(default_factory=list)
-    stats: list = field(default_factory=list)
     meta: list = field(default_factory=list)
 
+    def extend(self, other: "_Batch") -> None:
+        self.images.extend(other.images)
+        self.masks.extend(other.masks)
+        self.meta.extend(other.meta)
 
-def _stamp_grid(observer: Observer, *, z: float, r90_kpc: float) -> tuple[Grid, float]:
-    """The fine grid an object is drawn on, and the observed pixel scale."""
+
+def _frame(observer: Observer, rng: np.random.Generator, look, z: float) -> tuple[Grid, float, float]:
+    """The stamp's grid in kpc, its pixel scale in arcsec and the galaxy's R90 in kpc.
+
+    The grid is centred on the nucleus (at kpc 0, 0) moved by the frame offset, so the nucleus
+    lands at minus the offset from the stamp centre.
+    """
     recipe = observer.recipe
-    pixel_arcsec = observer.pixel_scale(r90_arcsec=r90_kpc / kpc_per_arcsec(z))
-    pixel_kpc = pixel_arcsec * kpc_per_arcsec(z) / recipe.oversample
-    return Grid(size=observer.render_size * recipe.oversample, pixel_kpc=pixel_kpc), pixel_arcsec
+    r90_kpc = petrosian_r90_kpc(look)
+    scale = kpc_per_arcsec(z)
+    pixel_arcsec = observer.pixel_scale(r90_arcsec=r90_kpc / scale)
+    pixel_kpc = pixel_arcsec * scale
+    offset_kpc = centre_offset_px(rng, recipe.framing) * pixel_kpc
+    return Grid(recipe.stamp_size, pixel_kpc, float(offset_kpc[0]), float(offset_kpc[1])), pixel_arcsec, r90_kpc
+
+
+def _nucleus_px(grid: Grid) -> dict:
+    """Where the central galaxy's nucleus lands, in output pixels from the stamp centre."""
+    return {"nucleus_x_px": -grid.centre_x / grid.pixel_kpc, "nucleus_y_px": -grid.centre_y / grid.pixel_kpc}
 
 
 def _finish(batch: _Batch, observer: Observer, rendered, pixel_arcsec: float, rng, meta: dict) -> None:
-    recipe = observer.recipe
     # Observation draws from its own stream (one number taken from the system's), so the same
     # systems come out at any depth: the number of field sources depends on the depth.
     observation_rng = np.random.default_rng(int(rng.integers(2**63)))
-    stamp = observer.observe(rendered.ideal, pixel_scale_arcsec_in=pixel_arcsec / recipe.oversample, pixel_scale_arcsec=pixel_arcsec, rng=observation_rng, tidal=rendered.tidal, companion=rendered.companion)
+    stamp = observer.observe(rendered.ideal, pixel_scale_arcsec_in=pixel_arcsec, pixel_scale_arcsec=pixel_arcsec, rng=observation_rng, tidal=rendered.tidal, companion=rendered.companion)
     total = stamp.noiseless.sum(axis=0)
     visible = _visibility(observer, pixel_arcsec, total)
     mask = np.zeros(total.shape, np.uint8)
     mask[(stamp.tidal >= visible) & (stamp.tidal >= 0.3 * total)] |= MASK_BITS["tidal"]
     mask[(stamp.companion >= visible) & (stamp.companion >= 0.5 * total)] |= MASK_BITS["companion"]
-    stats = measure_statistics(stamp.noiseless, pixel_scale_arcsec=stamp.pixel_scale_arcsec)
+    stats = measure_statistics(stamp.noiseless, pixel_scale_arcsec=pixel_arcsec)
     batch.images.append(stamp.images)
     batch.masks.append(mask)
-    batch.stats.append(stats)
-    batch.meta.append({**meta, "pixel_scale_arcsec": stamp.pixel_scale_arcsec, "n_field_sources": stamp.n_field_sources, **dict(zip(STATISTICS, stats))})
+    batch.meta.append({**meta, "pixel_scale_arcsec": pixel_arcsec, "n_field_sources": stamp.n_field_sources, **dict(zip(STATISTICS, stats))})
 
 
 def _visibility(observer: Observer, pixel_arcsec: float, total: np.ndarray) -> float:
@@ -120,97 +129,167 @@ def _visibility(observer: Observer, pixel_arcsec: float, total: np.ndarray) -> f
     depths = [b.depth_mu_lim for b in observer.recipe.bands if b.depth_mu_lim is not None]
     if not depths:
         return 1e-4 * float(total.max())
-    output_pixel = pixel_arcsec * observer.render_size / observer.recipe.stamp_size
-    return float(sum(nanomaggies_from_mag(d) for d in depths) * output_pixel**2)
+    return float(sum(nanomaggies_from_mag(d) for d in depths) * pixel_arcsec**2)
 
 
-def _system_magnitudes(rng, recipe: Recipe, mass_ratio: float = 0.0):
-    """System, primary and companion absolute magnitudes: the system's light split in the mass ratio."""
-    system = rng.uniform(*recipe.abs_mag)
-    primary = system + 2.5 * np.log10(1.0 + mass_ratio)
-    return system, primary, primary - 2.5 * np.log10(mass_ratio) if mass_ratio > 0 else None
+# Schechter (1976) luminosity function of SDSS galaxies in r (Blanton et al. 2003: M* - 5 log h
+# = -20.44, alpha = -1.05), with h = 0.7.
+SCHECHTER_M_STAR, SCHECHTER_ALPHA = -21.21, -1.05
 
 
-def _merger_task(recipe: Recipe, options: MockOptions, seed: int, task: int, flyby: bool = False) -> _Batch:
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0 if not flyby else 2, task]))
+def _draw_central(rng: np.random.Generator, recipe: Recipe) -> tuple[float, float]:
+    """Absolute magnitude and redshift of a stamp's central galaxy (or merging system), the same law for every class.
+
+    Without a flux limit, both uniform in the recipe's ranges. With one: redshift uniform in
+    volume (density ~ z^2 at these redshifts), magnitude from the Schechter function within the
+    range, kept when the apparent magnitude M + DM(z) is within the limit (rejection).
+    """
+    from galmerge.mocks.cosmology import distance_modulus
+
+    if recipe.apparent_mag_limit is None:
+        return float(rng.uniform(*recipe.abs_mag)), float(rng.uniform(*recipe.redshift))
+    bright, faint = recipe.abs_mag
+    grid = np.linspace(bright, faint, 200)
+    density = 10 ** (-0.4 * (SCHECHTER_ALPHA + 1) * (grid - SCHECHTER_M_STAR)) * np.exp(-(10 ** (-0.4 * (grid - SCHECHTER_M_STAR))))
+    cumulative = np.cumsum(density) / density.sum()
+    low, high = recipe.redshift
+    for _ in range(10000):
+        z = float(np.cbrt(rng.uniform(low**3, high**3)))
+        magnitude = float(np.interp(rng.random(), cumulative, grid))
+        if magnitude + distance_modulus(z) <= recipe.apparent_mag_limit:
+            return magnitude, z
+    raise ConfigError(f"recipe {recipe.name}: no galaxy in abs_mag {recipe.abs_mag} and redshift {recipe.redshift} is brighter than apparent_mag_limit {recipe.apparent_mag_limit}")
+
+
+def _draw_type(rng: np.random.Generator, shares: dict) -> str:
+    names, weights = zip(*shares.items())
+    return str(rng.choice(names, p=np.asarray(weights) / sum(weights)))
+
+
+def _base_meta(kind: str, label: int, group: str, z: float, look) -> dict:
+    return {"kind": kind, "is_merger": label, "group": group, "redshift": z, "abs_mag": look.abs_mag, "galaxy_type": look.galaxy_type, "stage": "none", "mass_ratio": np.nan, "separation_kpc": np.nan, "projected_separation_kpc": np.nan, "time_since_pericentre_myr": np.nan}
+
+
+def _galaxy_types(recipe: Recipe) -> dict:
+    """Shares of galaxy types among the population's galaxies: both classes are drawn from them."""
+    shares = {}
+    for kind, share in recipe.population_shares().items():
+        if kind in GALAXY_TYPE_OF_KIND:
+            shares[GALAXY_TYPE_OF_KIND[kind]] = shares.get(GALAXY_TYPE_OF_KIND[kind], 0.0) + share
+    return shares or {"disk": 1.0}
+
+
+def _encounter_stamp(batch, observer, run, rng, *, kind: str, group: str, window, galaxy_types: dict) -> None:
+    """One stamp of an encounter: galaxy looks, redshift, frame, a snapshot inside ``window`` and a view keeping the pair in the frame.
+
+    ``window(times, time_unit_myr)`` returns which snapshots may be drawn. The central object
+    (what a survey's pipeline would catalogue, and what sets its brightness) is the primary
+    while the nuclei are apart and the whole system once they have coalesced, so its absolute
+    magnitude is drawn from the recipe's range like any galaxy's.
+    """
+    recipe = observer.recipe
+    mu = run.parameters.mass_ratio
+    magnitude, z = _draw_central(rng, recipe)
+    look = draw_look(rng, abs_mag=magnitude, z=z, kind=_draw_type(rng, galaxy_types))
+    companion = draw_look(rng, abs_mag=magnitude - 2.5 * np.log10(mu), z=z, kind=_draw_type(rng, galaxy_types))
+    companion = companion.scaled(look.disk_kpc * run.parameters.secondary_scale / companion.disk_kpc)  # the dynamics fix its size
+    grid, pixel_arcsec, r90_kpc = _frame(observer, rng, look, z)
+    allowed = np.flatnonzero(window(run.times, time_unit_myr(look.disk_kpc, galaxy_mass_msun(look))))
+    if len(allowed) == 0:
+        allowed = np.arange(len(run.times))
+    limit = 0.45 * grid.size * grid.pixel_kpc
+    for _attempt in range(_ATTEMPTS):
+        snapshot = int(rng.choice(allowed))
+        view = random_view(rng)
+        cores = run.cores[snapshot].astype(np.float64) @ view.T * look.disk_kpc
+        if np.all(np.abs(cores[1, :2] - cores[0, :2]) < limit):
+            break
+    if run.stage(snapshot) != "pair":  # one object: the system holds the drawn magnitude
+        fainter = 2.5 * np.log10(1.0 + mu)
+        look.abs_mag += fainter
+        companion.abs_mag += fainter
+    rendered = render_merger(run, snapshot, view, grid, look=look, companion_look=companion, z=z, wavelengths=observer.wavelengths, rng=rng)
+    meta = {**_base_meta(kind, int(kind == "merger"), group, z, look), **rendered.meta, "abs_mag": magnitude, "r90_kpc": r90_kpc, **_nucleus_px(grid)}
+    if kind != "merger":
+        meta["stage"] = kind
+    _finish(batch, observer, rendered, pixel_arcsec, rng, meta)
+
+
+def _merger_task(recipe: Recipe, encounters: int, seed: int, task: int) -> _Batch:
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0, task]))
     observer = Observer(recipe)
-    params = [draw_encounter_parameters(rng, flyby=flyby, n_particles=options.n_particles) for _ in range(options.encounters_per_task)]
+    definition = recipe.mergers
+    params = [draw_encounter_parameters(rng, mass_ratio=definition.mass_ratio, n_particles=definition.n_particles) for _ in range(encounters)]
     runs = simulate_encounters(params, rng)
+    galaxy_types = _galaxy_types(recipe)
     batch = _Batch()
-    wavelengths = observer.wavelengths
     for number, run in enumerate(runs):
-        mu = run.parameters.mass_ratio
-        group = f"{'flyby' if flyby else 'merger'}-{seed}-{task}-{number}"
-        for _ in range(options.stamps_per_encounter):
-            z = float(rng.uniform(*recipe.redshift))
-            system, primary_mag, companion_mag = _system_magnitudes(rng, recipe, mu)
-            progenitors, weights = zip(*PROGENITOR_PROBABILITIES.items())
-            look = draw_look(rng, abs_mag=primary_mag, z=z, kind=str(rng.choice(progenitors, p=weights)))
-            companion = draw_look(rng, abs_mag=companion_mag, z=z, kind=str(rng.choice(progenitors, p=weights)))
-            companion.disk_kpc = look.disk_kpc * run.parameters.secondary_scale  # the dynamics fix its size
-            companion.bulge_kpc = min(companion.bulge_kpc, 0.35 * companion.disk_kpc)
-            grid, pixel_arcsec = _stamp_grid(observer, z=z, r90_kpc=3.9 * look.disk_kpc)
-            half_width = 0.45 * grid.size * grid.pixel_kpc
-            for _attempt in range(10):  # a pair's companion must be in the stamp
-                snapshot = int(rng.integers(len(run.times)))
-                view = random_view(rng)
-                cores = run.cores[snapshot].astype(np.float64) @ view.T * look.disk_kpc
-                if np.all(np.abs(cores[1, :2] - cores[0, :2]) < half_width):
-                    break
-            jitter = rng.uniform(-1, 1, 2) * grid.pixel_kpc * recipe.oversample
-            rendered = render_merger(run, snapshot, view, grid, look=look, companion_look=companion, z=z, wavelengths=wavelengths, rng=rng, centre=cores[0, :2] + jitter)
-            label = 0 if flyby else 1
-            kind = "flyby" if flyby else "merger"
-            meta = {"kind": kind, "is_merger": label, "group": group, "redshift": z, "abs_mag": system, **rendered.meta}
-            if flyby:
-                meta["stage"] = "flyby"
-            _finish(batch, observer, rendered, pixel_arcsec, rng, meta)
+        end = run.coalescence_time
+
+        def window(times, unit_myr, end=end):
+            inside = times >= 0.0
+            if end is not None:
+                inside &= times <= end + definition.after_coalescence_myr / unit_myr
+            return inside
+
+        for _ in range(definition.stamps_per_encounter):
+            _encounter_stamp(batch, observer, run, rng, kind="merger", group=f"merger-{seed}-{task}-{number}", window=window, galaxy_types=galaxy_types)
     return batch
 
 
-def _non_merger_task(recipe: Recipe, options: MockOptions, seed: int, task: int, count: int) -> _Batch:
+def _non_merger_task(recipe: Recipe, kinds: list, seed: int, task: int, pair_separations_r90: np.ndarray) -> _Batch:
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1, task]))
     observer = Observer(recipe)
+    definition = recipe.mergers
     batch = _Batch()
-    kinds, weights = zip(*KIND_PROBABILITIES.items())
-    for number in range(count):
-        z = float(rng.uniform(*recipe.redshift))
-        kind = str(rng.choice(kinds, p=weights))
-        system, magnitude, _ = _system_magnitudes(rng, recipe)
-        look = draw_look(rng, abs_mag=magnitude, z=z, kind=kind)
-        grid, pixel_arcsec = _stamp_grid(observer, z=z, r90_kpc=3.9 * look.disk_kpc)
-        neighbour = None
+    galaxy_shares = _galaxy_types(recipe)
+    # encounters for flybys and bound pairs, integrated together, a few stamps each
+    runs = {}
+    for kind, flyby in (("flyby", True), ("bound_pair", False)):
+        count = kinds.count(kind)
+        if count:
+            per = definition.stamps_per_encounter
+            params = [draw_encounter_parameters(rng, flyby=flyby, mass_ratio=definition.mass_ratio, n_particles=definition.n_particles, duration_after_pericentre=40.0 if flyby else 0.0) for _ in range(math.ceil(count / per))]
+            runs[kind] = simulate_encounters(params, rng)
+    used = {"flyby": 0, "bound_pair": 0}
+    for number, kind in enumerate(kinds):
+        group = f"single-{seed}-{task}-{number}"
+        if kind in runs:
+            which = used[kind] // definition.stamps_per_encounter
+            used[kind] += 1
+            window = (lambda times, unit: np.ones(len(times), bool)) if kind == "flyby" else (lambda times, unit: times < 0.0)
+            _encounter_stamp(batch, observer, runs[kind][which], rng, kind=kind, group=f"{kind}-{seed}-{task}-{which}", window=window, galaxy_types=galaxy_shares)
+            continue
+        magnitude, z = _draw_central(rng, recipe)
+        look = draw_look(rng, abs_mag=magnitude, z=z, kind=GALAXY_TYPE_OF_KIND.get(kind, _draw_type(rng, galaxy_shares)))
+        grid, pixel_arcsec, r90_kpc = _frame(observer, rng, look, z)
+        meta = {**_base_meta(kind, 0, group, z, look), "r90_kpc": r90_kpc, **_nucleus_px(grid)}
         if kind == "projected_pair":
             other_z = z * float(rng.uniform(1.4, 3.0)) if rng.random() < 0.7 else z / float(rng.uniform(1.4, 3.0))
-            other = draw_look(rng, abs_mag=float(rng.uniform(*recipe.abs_mag)), z=other_z, kind=str(rng.choice(["disk", "spheroid"])))
-            distance = float(rng.uniform(0.6, 2.5)) * 3.9 * look.disk_kpc * 0.5
-            distance = min(distance, 0.4 * grid.size * grid.pixel_kpc)
+            other = draw_look(rng, abs_mag=float(rng.uniform(*recipe.abs_mag)), z=other_z, kind=_draw_type(rng, galaxy_shares))
+            separation = float(rng.choice(pair_separations_r90)) * r90_kpc if len(pair_separations_r90) else float(rng.uniform(0.3, 2.0)) * r90_kpc
             angle = float(rng.uniform(0, 2 * np.pi))
-            neighbour = (other, other_z, distance * np.cos(angle), distance * np.sin(angle))
-        rendered = render_non_merger(kind, look, grid, z=z, wavelengths=observer.wavelengths, rng=rng, n_particles=options.n_particles, neighbour=neighbour)
-        meta = {"kind": kind, "is_merger": 0, "group": f"single-{seed}-{task}-{number}", "redshift": z, "abs_mag": system, "stage": "none", "mass_ratio": np.nan, "separation_kpc": np.nan, "projected_separation_kpc": np.nan, "time_since_pericentre_myr": np.nan}
+            offset = (separation * np.cos(angle), separation * np.sin(angle))
+            rendered = render_projected_pair(look, other, grid, z=z, other_z=other_z, offset_kpc=offset, wavelengths=observer.wavelengths, rng=rng, n_particles=definition.n_particles)
+            meta["projected_separation_kpc"] = separation
+        else:
+            view = edge_on_view(rng) if kind == "edge_on" else None
+            rendered = render_isolated(look, grid, z=z, wavelengths=observer.wavelengths, rng=rng, n_particles=definition.n_particles, view=view)
         _finish(batch, observer, rendered, pixel_arcsec, rng, meta)
     return batch
 
 
 def _run_task(arguments):
-    kind, recipe, options, seed, task, count = arguments
-    if kind == "merger":
-        return _merger_task(recipe, options, seed, task)
-    if kind == "flyby":
-        return _merger_task(recipe, options, seed, task, flyby=True)
-    return _non_merger_task(recipe, options, seed, task, count)
+    kind, *rest = arguments
+    return _merger_task(*rest) if kind == "merger" else _non_merger_task(*rest)
 
 
-def render_candidates(tasks, *, pool=None, progress: bool = True) -> list[_Batch]:
-    """Run candidate tasks (in ``pool`` when given), returning results in task order."""
+def _run_tasks(tasks, *, pool, progress: bool, description: str) -> list[_Batch]:
+    """Run tasks (in ``pool`` when given), returning results in task order."""
     from galmerge.display import progress_bar
 
-    results = []
     mapped = pool.imap(_run_task, tasks) if pool is not None and len(tasks) > 1 else map(_run_task, tasks)
-    for result in progress_bar(mapped, total=len(tasks), desc="rendering mocks", unit="task", enabled=progress):
-        results.append(result)
-    return results
+    return list(progress_bar(mapped, total=len(tasks), desc=description, unit="task", enabled=progress))
 
 
 @contextlib.contextmanager
@@ -221,7 +300,7 @@ def _worker_pool(workers: int):
     import multiprocessing
 
     # fork where the platform has it: workers start at once and the caller needs no
-    # ``if __name__ == "__main__"`` guard. Workers use numpy, scipy and GalSim, never torch, so a
+    # ``if __name__ == "__main__"`` guard. Workers use numpy and scipy, never torch, so a
     # parent's torch threads do not matter to them.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with multiprocessing.get_context(method).Pool(workers, initializer=_single_threaded) as pool:
@@ -235,6 +314,18 @@ def _single_threaded():
     threadpool_limits(1)
 
 
+def plan_counts(recipe: Recipe, n: int, merger_fraction: float) -> dict:
+    """How many stamps of each kind a set of ``n`` holds: mergers, then the population's kinds by largest remainder."""
+    n_merger = int(round(n * merger_fraction))
+    n_other = n - n_merger
+    shares = recipe.population_shares()
+    exact = {kind: share * n_other for kind, share in shares.items()}
+    counts = {kind: int(math.floor(value)) for kind, value in exact.items()}
+    for kind in sorted(exact, key=lambda k: counts[k] - exact[k])[: n_other - sum(counts.values())]:
+        counts[kind] += 1
+    return {"merger": n_merger, **{k: v for k, v in counts.items() if v > 0}}
+
+
 def generate_mocks(
     recipe,
     n: int,
@@ -244,12 +335,13 @@ def generate_mocks(
     workers: int | None = None,
     progress: bool = True,
 ) -> ImageSet:
-    """A labelled, class-balanced set of ``n`` mock images as a survey recipe sees them.
+    """A labelled set of ``n`` mock images as a survey recipe sees them.
 
     Parameters
     ----------
     recipe : Recipe or str
-        A recipe or a recipe name / file (:func:`galmerge.mocks.load_recipe`).
+        A recipe or a recipe name / file (:func:`galmerge.mocks.load_recipe`); its ``[mergers]``
+        table defines the mergers and its ``[population]`` the non-mergers.
     n : int
         Images in the output.
     seed : int
@@ -262,91 +354,63 @@ def generate_mocks(
     -------
     ImageSet
         Labels ``is_merger``; ground-truth masks (bit 1 tidal features, bit 2 companions);
-        metadata per image: ``kind`` (merger, disk, spheroid, clumpy, projected_pair, flyby),
-        ``stage`` (pair, coalescing, remnant, none), ``mass_ratio``, ``separation_kpc`` (3-D),
-        ``projected_separation_kpc``, ``time_since_pericentre_myr``, ``redshift``, ``abs_mag``,
-        ``recipe``, ``depth_mu_lim``, ``pixel_scale_arcsec``, ``n_field_sources`` (field galaxies
-        and stars added around the system), the matched statistics
-        (``magnitude``, ``r50_arcsec``, ``colour``) and ``group`` (the encounter or galaxy an
-        image shows, for group-aware splits). The metadata table's ``meta`` holds the KS
-        statistics between classes before and after matching.
+        metadata per image: ``kind`` (merger or a population kind), ``galaxy_type`` of the
+        central galaxy, ``stage`` (pair, coalescing, remnant; flyby or bound_pair for those
+        kinds; none), ``mass_ratio``, ``separation_kpc`` (3-D), ``projected_separation_kpc``,
+        ``time_since_pericentre_myr``, ``redshift``, ``abs_mag`` (of the central galaxy),
+        ``r90_kpc`` (its Petrosian R90, which frames the stamp), ``nucleus_x_px`` and
+        ``nucleus_y_px`` (where its nucleus lands, from the stamp centre), ``recipe``, ``depth_mu_lim``,
+        ``pixel_scale_arcsec``, ``n_field_sources``, noiseless ``magnitude``, ``r50_arcsec``,
+        ``concentration``, ``colour`` and ``group`` (the encounter or galaxy an image shows, for
+        group-aware splits). The table's ``meta`` holds the KS statistics between the classes,
+        the merger definition, the population and the number of encounters.
     """
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     options = options or MockOptions()
     if n < 2:
         raise ConfigError(f"n must be >= 2, got {n}")
-    n_merger = int(round(n * options.merger_fraction))
-    n_other = n - n_merger
-    pools = {"merger": _Batch(), "other": _Batch()}
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
+    counts = plan_counts(recipe, n, options.merger_fraction)
+    encounters = math.ceil(counts["merger"] / recipe.mergers.stamps_per_encounter)
+    merger_tasks = [("merger", recipe, min(options.encounters_per_task, encounters - start), seed, task) for task, start in enumerate(range(0, encounters, options.encounters_per_task))]
+    kinds = [kind for kind, count in counts.items() if kind != "merger" for _ in range(count)]
+    kinds = [kinds[i] for i in np.random.default_rng(np.random.SeedSequence([seed, 5])).permutation(len(kinds))]
     with _worker_pool(workers or os.cpu_count() or 1) as pool:
-        merger_rows, other_rows, report = _draw_rounds(recipe, options, seed, n_merger, n_other, pools, pool, rng, progress)
-    return _assemble(recipe, pools, merger_rows, other_rows, report, seed)
+        mergers = _Batch()
+        for result in _run_tasks(merger_tasks, pool=pool, progress=progress, description="mergers"):
+            mergers.extend(result)
+        merger_meta = mergers.meta[: counts["merger"]]
+        separations = np.sort([m["projected_separation_kpc"] / m["r90_kpc"] for m in merger_meta if m["stage"] == "pair"])
+        other_tasks = [("other", recipe, kinds[start : start + options.systems_per_task], seed, task, separations) for task, start in enumerate(range(0, len(kinds), options.systems_per_task))]
+        others = _Batch()
+        for result in _run_tasks(other_tasks, pool=pool, progress=progress, description="non-mergers"):
+            others.extend(result)
+    return _assemble(recipe, mergers, counts["merger"], others, seed, encounters=encounters)
 
 
-def _draw_rounds(recipe, options, seed, n_merger, n_other, pools, pool, rng, progress):
-    """Draw candidates until matching leaves enough of both classes (at most 6 rounds)."""
-    factor = options.candidate_factor if options.match else 1.0
-    per_task = options.encounters_per_task * options.stamps_per_encounter
-    next_task = {"merger": 0, "other": 0, "flyby": 0}
-    for _round in range(6):
-        need_merger = max(0, math.ceil(n_merger * factor) - len(pools["merger"].stats))
-        need_other = max(0, math.ceil(n_other * factor) - len(pools["other"].stats))
-        # small requests get small tasks: no more stamps per encounter than a round needs
-        merger_options = dataclasses.replace(options, stamps_per_encounter=max(1, min(options.stamps_per_encounter, math.ceil(need_merger / options.encounters_per_task))))
-        tasks = []
-        for _ in range(math.ceil(need_merger / per_task)):
-            tasks.append(("merger", recipe, merger_options, seed, next_task["merger"], 0))
-            next_task["merger"] += 1
-        if options.flybys != "exclude" and need_other:
-            tasks.append(("flyby", recipe, merger_options, seed, next_task["flyby"], 0))
-            next_task["flyby"] += 1
-        for _ in range(math.ceil(need_other / per_task)):
-            tasks.append(("other", recipe, options, seed, next_task["other"], min(per_task, need_other)))
-            next_task["other"] += 1
-        for task, result in zip(tasks, render_candidates(tasks, pool=pool, progress=progress)):
-            target = pools["merger" if task[0] == "merger" else "other"]
-            for name in ("images", "masks", "stats", "meta"):
-                getattr(target, name).extend(getattr(result, name))
-        merger_rows, other_rows, report = _select(pools, n_merger, n_other, options, rng)
-        if merger_rows is not None:
-            return merger_rows, other_rows, report
-        factor *= 1.3  # matching rejected too many: draw more candidates
-    raise ConfigError("could not match the class distributions after 6 rounds; try match=False")
-
-
-def _select(pools, n_merger, n_other, options, rng):
-    stats_m, stats_o = np.array(pools["merger"].stats), np.array(pools["other"].stats)
-    report = {"before": ks_statistics(stats_m, stats_o)}
-    if options.match:
-        keep_m, keep_o = match_distributions(stats_m, stats_o, rng=rng)
-    else:
-        keep_m, keep_o = np.arange(len(stats_m)), np.arange(len(stats_o))
-    if len(keep_m) < n_merger or len(keep_o) < n_other:
-        return None, None, report
-    rows_m = np.sort(rng.choice(keep_m, n_merger, replace=False))
-    rows_o = np.sort(rng.choice(keep_o, n_other, replace=False))
-    report["after"] = ks_statistics(stats_m[rows_m], stats_o[rows_o])
-    return rows_m, rows_o, report
-
-
-def _assemble(recipe, pools, merger_rows, other_rows, report, seed) -> ImageSet:
-    chosen = [("merger", r) for r in merger_rows] + [("other", r) for r in other_rows]
-    order = np.random.default_rng(np.random.SeedSequence([seed, 4])).permutation(len(chosen))
-    chosen = [chosen[i] for i in order]
-    images = np.stack([pools[p].images[r] for p, r in chosen]).astype(np.float32)
-    masks = np.stack([pools[p].masks[r] for p, r in chosen])
-    rows = [pools[p].meta[r] for p, r in chosen]
-    meta = Table(rows=[[row[k] for k in rows[0]] for row in rows], names=list(rows[0]))
+def _assemble(recipe: Recipe, mergers: _Batch, n_merger: int, others: _Batch, seed: int, *, encounters: int) -> ImageSet:
+    images = mergers.images[:n_merger] + others.images
+    masks = mergers.masks[:n_merger] + others.masks
+    rows = mergers.meta[:n_merger] + others.meta
+    order = np.random.default_rng(np.random.SeedSequence([seed, 4])).permutation(len(rows))
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    meta = Table(rows=[[rows[i].get(k, np.nan) for k in names] for i in order], names=names)
     meta["id"] = np.arange(len(rows))
     meta.columns.move_to_end("id", last=False)
     meta["recipe"] = recipe.name
     depths = [b.depth_mu_lim for b in recipe.bands]
     meta["depth_mu_lim"] = np.nan if (not recipe.noise or None in depths) else float(np.median(depths))
-    meta.meta["ks_statistics"] = report
-    meta.meta["recipe"] = recipe.name
     labels = np.asarray(meta["is_merger"], dtype=np.int8)
+    stats = np.array([[row[s] for s in STATISTICS] for row in (rows[i] for i in order)])
+    meta.meta["ks_statistics"] = ks_statistics(stats[labels == 1], stats[labels == 0]) if 0 < labels.sum() < len(labels) else {}
+    meta.meta["recipe"] = recipe.name
+    meta.meta["merger_definition"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in recipe.mergers.__dict__.items()}
+    meta.meta["population"] = recipe.population_shares()
+    meta.meta["n_encounters"] = int(encounters)
+    meta.meta["sky"] = recipe.sky_bank or ("synthetic" if recipe.noise else "none")
     meta.remove_column("is_merger")
-    scale = None if recipe.fov_r90 is not None else (recipe.pixel_scale_arcsec if recipe.display is None else None)
+    scale = recipe.pixel_scale_arcsec if (recipe.fov_r90 is None and recipe.display is None) else None
     bands = ("R", "G", "B") if recipe.display else recipe.band_names
-    return ImageSet(images, bands=bands, labels=labels, meta=meta, pixel_scale_arcsec=scale, masks=masks, source=f"mocks({recipe.name}, n={len(chosen)}, seed={seed})")
+    return ImageSet(
+        np.stack([images[i] for i in order]).astype(np.float32), bands=bands, labels=labels, meta=meta, pixel_scale_arcsec=scale,
+        masks=np.stack([masks[i] for i in order]), source=f"mocks({recipe.name}, n={len(rows)}, seed={seed})",
+    )

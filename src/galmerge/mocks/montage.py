@@ -13,7 +13,7 @@ from galmerge.plotting import display_rgb, new_figure, save_figure
 
 __all__ = ["render_montage", "with_depth"]
 
-ROWS = (("merger", "pair"), ("merger", "coalescing"), ("merger", "remnant"), ("disk", None), ("spheroid", None), ("clumpy", None), ("projected_pair", None))
+ROWS = (("merger", "pair"), ("merger", "coalescing"), ("merger", "remnant"), ("disk", None), ("spheroid", None), ("edge_on", None), ("projected_pair", None))
 
 
 def with_depth(recipe: Recipe, shift_mag: float) -> Recipe:
@@ -32,7 +32,7 @@ def render_montage(recipe, out, *, seed: int = 0, depth_shifts=(2.0, 0.0), per_r
     of the ground-truth mask are outlined on the deeper image.
     """
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
-    options = MockOptions(match=False, encounters_per_task=2, stamps_per_encounter=20)
+    options = MockOptions(encounters_per_task=2)
     sets = [generate_mocks(with_depth(recipe, shift), 160, seed=seed, options=options, workers=workers, progress=progress) for shift in depth_shifts]
     meta = sets[0].meta
     figure = new_figure(2 * per_row * 1.3, len(ROWS) * 1.45)

@@ -23,11 +23,11 @@ from galmerge.mocks.cosmology import distance_modulus, kpc_per_arcsec
 from galmerge.mocks.encounters import EncounterRun, rotation_matrix, sample_disk, time_unit_myr
 from galmerge.mocks.light import Grid, add_gaussian, add_sersic, add_shells, add_stream, render_particles
 
-__all__ = ["GalaxyLook", "RenderedSystem", "NON_MERGER_KINDS", "draw_look", "render_merger", "render_non_merger", "band_fluxes", "random_view"]
+__all__ = ["GalaxyLook", "RenderedSystem", "GALAXY_TYPES", "draw_look", "render_merger", "render_isolated", "render_projected_pair", "band_fluxes", "random_view", "edge_on_view"]
 
 BETA = {"bulge": 1.8, "disk": 1.0, "young": 0.0}
 REFERENCE_WAVELENGTH_UM = 0.55
-NON_MERGER_KINDS = ("disk", "spheroid", "clumpy", "projected_pair")
+GALAXY_TYPES = ("spheroid", "lenticular", "disk", "clumpy")
 
 
 def band_fluxes(abs_mag: float, beta: float, z: float, wavelengths_um: np.ndarray) -> np.ndarray:
@@ -46,7 +46,8 @@ def band_fluxes(abs_mag: float, beta: float, z: float, wavelengths_um: np.ndarra
 class GalaxyLook:
     """What one galaxy looks like: luminosity, sizes and structure.
 
-    ``disk_kpc`` is the exponential scale length; ``bulge_fraction`` the bulge share of the light.
+    ``disk_kpc`` is the exponential scale length; ``bulge_fraction`` the bulge share of the
+    light and ``bulge_kpc`` its half-light radius; ``galaxy_type`` one of :data:`GALAXY_TYPES`.
     """
 
     abs_mag: float
@@ -62,31 +63,52 @@ class GalaxyLook:
     halo_fraction: float = 0.02  # a faint stellar halo, as every real galaxy has
     halo_kpc: float = 10.0
     lopsidedness: float = 0.0
+    galaxy_type: str = "disk"
+
+    def scaled(self, factor: float) -> "GalaxyLook":
+        """The same galaxy with every length multiplied by ``factor``."""
+        return GalaxyLook(**{**self.__dict__, "disk_kpc": self.disk_kpc * factor, "bulge_kpc": self.bulge_kpc * factor, "halo_kpc": self.halo_kpc * factor})
 
 
 def draw_look(rng: np.random.Generator, *, abs_mag: float, z: float, kind: str = "disk") -> GalaxyLook:
-    """A galaxy of absolute magnitude ``abs_mag`` at redshift ``z``.
+    """A galaxy of type ``kind`` (:data:`GALAXY_TYPES`) and absolute magnitude ``abs_mag`` at redshift ``z``.
 
-    Sizes follow a size-luminosity relation, R_d = 3 kpc (L / L(M=-21))^0.25 with 0.15 dex
-    scatter, shrinking as (1 + z)^-0.75 (van der Wel et al. 2014's evolution of disks). Spheroids
-    are bulge-dominated; clumpy disks carry 3-8 clumps; a third of disks have a bar; half are
-    lopsided; every galaxy has a faint stellar halo (1-5 % of its light, n = 4, 4-8 scale lengths).
+    - Disks follow R_d = 3 kpc (L / L(M=-21))^0.25 with 0.15 dex scatter, shrinking as
+      (1 + z)^-0.75 (van der Wel et al. 2014); bulge-to-total 0-0.35, two-armed spirals in 75 %,
+      bars in a third; ``clumpy`` disks carry 3-8 star-forming clumps.
+    - Lenticulars: bulge-to-total 0.35-0.65, no arms.
+    - Spheroids (ellipticals): Sersic n 3-5.5 holding 85-100 % of the light, half-light radius
+      2.5 kpc (L / L(M=-21))^0.65 (Shen et al. 2003's early types) with 0.12 dex scatter,
+      shrinking as (1 + z)^-1; the rest is a faint particle disk.
+    - Every galaxy has a faint stellar halo (1-5 % of its light, n = 4, 4-8 scale lengths); half
+      the disks are lopsided.
     """
-    scale = 3.0 * 10 ** (-0.1 * (abs_mag + 21.0)) * (1.0 + z) ** -0.75 * 10 ** rng.normal(0, 0.15)
-    spheroid = kind == "spheroid"
+    if kind not in GALAXY_TYPES:
+        raise ValueError(f"unknown galaxy type {kind!r}; choose one of {GALAXY_TYPES}")
+    luminosity = 10 ** (-0.4 * (abs_mag + 21.0))
+    scale = 3.0 * luminosity**0.25 * (1.0 + z) ** -0.75 * 10 ** rng.normal(0, 0.15)
+    disky = kind in ("disk", "clumpy")
+    if kind == "spheroid":
+        effective = 2.5 * luminosity**0.65 * (1.0 + z) ** -1.0 * 10 ** rng.normal(0, 0.12)
+        bulge_fraction, bulge_n, bulge_kpc, scale = float(rng.uniform(0.85, 0.98)), float(rng.uniform(3.0, 5.5)), effective, 0.8 * effective
+    elif kind == "lenticular":
+        bulge_fraction, bulge_n, bulge_kpc = float(rng.uniform(0.35, 0.65)), float(rng.uniform(2.5, 4.0)), float(scale * rng.uniform(0.2, 0.45))
+    else:
+        bulge_fraction, bulge_n, bulge_kpc = float(rng.uniform(0.0, 0.35)), float(rng.uniform(1.5, 4.0)), float(scale * rng.uniform(0.15, 0.35))
     return GalaxyLook(
         abs_mag=abs_mag,
-        disk_kpc=scale,
-        bulge_fraction=float(rng.uniform(0.7, 0.95) if spheroid else rng.uniform(0.0, 0.4)),
-        bulge_n=float(rng.uniform(3.0, 5.0) if spheroid else rng.uniform(1.5, 4.0)),
-        bulge_kpc=float(scale * (rng.uniform(0.8, 1.6) if spheroid else rng.uniform(0.15, 0.35))),
-        arm_fraction=0.0 if spheroid else float(rng.choice([0.0, 0.3], p=[0.4, 0.6])),
-        bar_fraction=float(rng.uniform(0.05, 0.12)) if (not spheroid and rng.random() < 0.3) else 0.0,
+        disk_kpc=float(scale),
+        bulge_fraction=bulge_fraction,
+        bulge_n=bulge_n,
+        bulge_kpc=bulge_kpc,
+        arm_fraction=float(rng.choice([0.0, 0.3], p=[0.25, 0.75])) if disky else 0.0,
+        bar_fraction=float(rng.uniform(0.05, 0.12)) if (disky and rng.random() < 0.3) else 0.0,
         bar_angle=float(rng.uniform(0, np.pi)),
         clumps=int(rng.integers(3, 9)) if kind == "clumpy" else 0,
         halo_fraction=float(rng.uniform(0.01, 0.05)),
         halo_kpc=float(scale * rng.uniform(4.0, 8.0)),
-        lopsidedness=float(rng.uniform(0.05, 0.35)) if rng.random() < 0.5 else 0.0,
+        lopsidedness=float(rng.uniform(0.05, 0.35)) if (disky and rng.random() < 0.5) else 0.0,
+        galaxy_type=kind,
     )
 
 
@@ -95,9 +117,15 @@ def random_view(rng: np.random.Generator) -> np.ndarray:
     return rotation_matrix(float(np.arccos(rng.uniform(-1, 1))), float(rng.uniform(0, 2 * np.pi))) @ rotation_matrix(0.0, float(rng.uniform(0, 2 * np.pi)))
 
 
+def edge_on_view(rng: np.random.Generator, *, max_tilt_deg: float = 10.0) -> np.ndarray:
+    """A rotation that shows a disk in the x-y plane within ``max_tilt_deg`` of edge-on."""
+    inclination = np.pi / 2 + np.radians(rng.uniform(-max_tilt_deg, max_tilt_deg))
+    return rotation_matrix(float(inclination), float(rng.uniform(0, 2 * np.pi))) @ rotation_matrix(0.0, float(rng.uniform(0, 2 * np.pi)))
+
+
 @dataclass
 class RenderedSystem:
-    """An ideal image per band (nmgy per pixel on the grid) and the light of tidal features and companions."""
+    """An ideal image per band (nmgy per output pixel) and the light of tidal features and companions."""
 
     ideal: np.ndarray
     tidal: np.ndarray
@@ -134,13 +162,13 @@ class _Canvas:
 
     def add_component(self, draw, flux: np.ndarray, *, role: str = "main", **kwargs) -> None:
         """Draw an analytic component (``add_sersic``, ``add_gaussian``, ...) into the image and the role masks."""
+        if role == "main":
+            draw(self.ideal, self.grid, flux=flux, **kwargs)
+            return
         part = self.grid.blank((len(flux),))
         draw(part, self.grid, flux=flux, **kwargs)
         self.ideal += part
-        if role == "tidal":
-            self.tidal += part.sum(axis=0)
-        elif role == "companion":
-            self.companion += part.sum(axis=0)
+        (self.tidal if role == "tidal" else self.companion)[...] += part.sum(axis=0)
 
     def render(self) -> RenderedSystem:
         if self.points:
@@ -149,13 +177,13 @@ class _Canvas:
             flux = np.concatenate([p[2] for p in self.points])
             tidal = np.concatenate([p[3] for p in self.points])
             companion = np.concatenate([np.full(len(p[0]), p[4]) for p in self.points])
-            weights = np.stack([flux * (population == k) for k in range(len(self.POPULATIONS))])
-            smoothed = render_particles(self.grid, xy[:, 0], xy[:, 1], weights)  # (populations, H, W)
-            self.ideal += np.einsum("pb,phw->bhw", self.band_ratio, smoothed)
             all_bands = flux * self.band_ratio[population].sum(axis=1)
-            roles = render_particles(self.grid, xy[:, 0], xy[:, 1], np.stack([all_bands * tidal, all_bands * (companion & ~tidal)]), scales_px=(2.0,))
-            self.tidal += roles[0]
-            self.companion += roles[1]
+            weights = np.stack([flux * (population == k) for k in range(len(self.POPULATIONS))] + [all_bands * tidal, all_bands * (companion & ~tidal)])
+            smoothed = render_particles(self.grid, xy[:, 0], xy[:, 1], weights)
+            populations = len(self.POPULATIONS)
+            self.ideal += np.einsum("pb,phw->bhw", self.band_ratio, smoothed[:populations])
+            self.tidal += smoothed[populations]
+            self.companion += smoothed[populations + 1]
         return RenderedSystem(self.ideal, self.tidal, self.companion)
 
 
@@ -188,15 +216,23 @@ def _bar_covariance(spin_axis: np.ndarray, *, length_kpc: float, angle: float) -
     return covariance[:2, :2]
 
 
+def _projected_axis_ratio(spin_axis: np.ndarray, intrinsic: float) -> float:
+    """Sky axis ratio of an oblate spheroid of intrinsic ratio ``intrinsic`` whose axis is ``spin_axis``."""
+    cos_i = abs(spin_axis[2]) / np.linalg.norm(spin_axis)
+    return float(np.sqrt(cos_i**2 + intrinsic**2 * (1 - cos_i**2)))
+
+
 def _add_galaxy_parts(canvas: _Canvas, look: GalaxyLook, *, x: float, y: float, spin_axis: np.ndarray, role: str, rng: np.random.Generator, clump_xy: np.ndarray | None = None) -> None:
-    """Bulge, bar and clumps of a galaxy centred at (x, y); ``spin_axis`` is the disk normal seen by the viewer."""
+    """Bulge, halo, bar and clumps of a galaxy centred at (x, y); ``spin_axis`` is the disk normal seen by the viewer."""
     position_angle = float(np.arctan2(spin_axis[1], spin_axis[0]) + np.pi / 2)
     if look.halo_fraction > 0:
         flux = canvas.colours(look.abs_mag - 2.5 * np.log10(look.halo_fraction), "bulge")
         canvas.add_component(add_sersic, flux, role=role, x=x, y=y, half_light_kpc=look.halo_kpc, n=4.0, axis_ratio=float(rng.uniform(0.6, 1.0)), angle=position_angle)
     if look.bulge_fraction > 0:
         flux = canvas.colours(look.abs_mag - 2.5 * np.log10(look.bulge_fraction), "bulge")
-        canvas.add_component(add_sersic, flux, role=role, x=x, y=y, half_light_kpc=look.bulge_kpc, n=look.bulge_n, axis_ratio=float(rng.uniform(0.7, 1.0)), angle=position_angle)
+        # bulges and ellipticals are oblate (intrinsic axis ratio 0.5-0.9) and share the disk's axis
+        axis_ratio = _projected_axis_ratio(spin_axis, float(rng.uniform(0.5, 0.9)))
+        canvas.add_component(add_sersic, flux, role=role, x=x, y=y, half_light_kpc=look.bulge_kpc, n=look.bulge_n, axis_ratio=axis_ratio, angle=position_angle)
     if look.bar_fraction > 0:
         flux = canvas.colours(look.abs_mag - 2.5 * np.log10(look.bar_fraction), "disk")
         canvas.add_component(add_gaussian, flux, role=role, x=x, y=y, covariance=_bar_covariance(spin_axis, length_kpc=1.2 * look.disk_kpc, angle=look.bar_angle))
@@ -206,51 +242,58 @@ def _add_galaxy_parts(canvas: _Canvas, look: GalaxyLook, *, x: float, y: float, 
             canvas.add_component(add_gaussian, flux, role=role, x=float(cx), y=float(cy), sigma_kpc=float(rng.uniform(0.2, 0.5)))
 
 
-def render_non_merger(kind: str, look: GalaxyLook, grid: Grid, *, z: float, wavelengths: np.ndarray, rng: np.random.Generator, n_particles: int = 2400, neighbour: tuple | None = None) -> RenderedSystem:
-    """An undisturbed galaxy (``disk``, ``spheroid``, ``clumpy``), or a ``projected_pair``.
-
-    The disk is a particle disk drawn like the disks of mergers, seen from a random direction.
-    A projected pair adds ``neighbour = (look, z, dx_kpc, dy_kpc)``: an unrelated galaxy at
-    another redshift, drawn at its own distance and scaled to this one's grid (so it is smaller,
-    fainter and redder or bluer), with no tidal feature; its light counts as "companion".
-    """
-    canvas = _Canvas(grid, z, wavelengths)
-    _add_undisturbed(canvas, look, z=z, x=0.0, y=0.0, rng=rng, n_particles=n_particles, role="main", size_factor=1.0)
-    if kind == "projected_pair" and neighbour is not None:
-        other_look, other_z, dx, dy = neighbour
-        # the neighbour's kpc seen at our redshift's angular scale
-        size_factor = kpc_per_arcsec(z) / kpc_per_arcsec(other_z)
-        distance_dimming = distance_modulus(other_z) - distance_modulus(z) + 2.5 * np.log10((1 + other_z) / (1 + z))
-        dimmed = GalaxyLook(**{**other_look.__dict__, "abs_mag": other_look.abs_mag + distance_dimming})
-        _add_undisturbed(canvas, dimmed, z=z, x=dx, y=dy, rng=rng, n_particles=max(400, n_particles // 2), role="companion", size_factor=size_factor)
-    return canvas.render()
-
-
-def _add_undisturbed(canvas, look, *, z, x, y, rng, n_particles, role, size_factor):
+def _add_undisturbed(canvas, look, *, x, y, rng, n_particles, role, view):
     positions, radius, arm = sample_disk(n_particles, rng, scale=1.0, arm_fraction=look.arm_fraction, lopsidedness=look.lopsidedness)
-    view = random_view(rng)
-    seen = positions @ view.T * look.disk_kpc * size_factor
+    seen = positions @ view.T * look.disk_kpc
     spin_axis = view @ np.array([0.0, 0.0, 1.0])
     population, flux = _galaxy_particles(canvas, look, radius, arm)
     canvas.add_particles(seen[:, :2] + [x, y], population, flux, tidal=np.zeros(n_particles, bool), companion=role == "companion")
-    scaled = GalaxyLook(**{**look.__dict__, "disk_kpc": look.disk_kpc * size_factor, "bulge_kpc": look.bulge_kpc * size_factor, "halo_kpc": look.halo_kpc * size_factor})
     clump_xy = seen[rng.permutation(n_particles)[:10], :2] + [x, y]
-    _add_galaxy_parts(canvas, scaled, x=x, y=y, spin_axis=spin_axis, role=role, rng=rng, clump_xy=clump_xy)
+    _add_galaxy_parts(canvas, look, x=x, y=y, spin_axis=spin_axis, role=role, rng=rng, clump_xy=clump_xy)
 
 
-def render_merger(run: EncounterRun, snapshot: int, view: np.ndarray, grid: Grid, *, look: GalaxyLook, companion_look: GalaxyLook, z: float, wavelengths: np.ndarray, rng: np.random.Generator, centre: np.ndarray | None = None) -> RenderedSystem:
+def render_isolated(look: GalaxyLook, grid: Grid, *, z: float, wavelengths: np.ndarray, rng: np.random.Generator, n_particles: int, view: np.ndarray | None = None) -> RenderedSystem:
+    """One undisturbed galaxy with its nucleus at (0, 0) kpc, seen along ``view`` (default: a random direction).
+
+    Its disk is a particle disk drawn like the disks of mergers.
+    """
+    canvas = _Canvas(grid, z, wavelengths)
+    _add_undisturbed(canvas, look, x=0.0, y=0.0, rng=rng, n_particles=n_particles, role="main", view=random_view(rng) if view is None else view)
+    return canvas.render()
+
+
+def render_projected_pair(look: GalaxyLook, other: GalaxyLook, grid: Grid, *, z: float, other_z: float, offset_kpc, wavelengths: np.ndarray, rng: np.random.Generator, n_particles: int) -> RenderedSystem:
+    """A galaxy at (0, 0) and an unrelated one at redshift ``other_z``, seen ``offset_kpc`` away on the sky.
+
+    The neighbour is drawn at its own distance and scaled to this galaxy's angular scale (so it is
+    smaller, fainter and redder or bluer); it has no tidal feature, and its light counts as
+    "companion".
+    """
+    canvas = _Canvas(grid, z, wavelengths)
+    _add_undisturbed(canvas, look, x=0.0, y=0.0, rng=rng, n_particles=n_particles, role="main", view=random_view(rng))
+    size_factor = kpc_per_arcsec(z) / kpc_per_arcsec(other_z)
+    dimming = distance_modulus(other_z) - distance_modulus(z) + 2.5 * np.log10((1 + other_z) / (1 + z))
+    seen = other.scaled(size_factor)
+    seen.abs_mag = other.abs_mag + dimming
+    particles = max(200, int(n_particles * min(1.0, np.sqrt(size_factor))))
+    _add_undisturbed(canvas, seen, x=float(offset_kpc[0]), y=float(offset_kpc[1]), rng=rng, n_particles=particles, role="companion", view=random_view(rng))
+    return canvas.render()
+
+
+def render_merger(run: EncounterRun, snapshot: int, view: np.ndarray, grid: Grid, *, look: GalaxyLook, companion_look: GalaxyLook, z: float, wavelengths: np.ndarray, rng: np.random.Generator) -> RenderedSystem:
     """One snapshot of an encounter seen along ``view``, the primary's disk scale length set by ``look``.
 
-    The secondary's particles, bulge and clumps count as "companion"; particles pulled out of
-    their disks (:meth:`EncounterRun.tidal`) and the parametric shells and streams of minor-merger
-    remnants count as "tidal". ``centre`` (kpc, projected) is placed at the grid centre.
+    The primary's nucleus (its core) is at (0, 0) kpc, as an isolated galaxy's is. The
+    secondary's particles, bulge and clumps count as "companion"; particles pulled out of their
+    disks (:meth:`EncounterRun.tidal`) and the parametric shells and streams of minor-merger
+    remnants count as "tidal".
     """
     params = run.parameters
     canvas = _Canvas(grid, z, wavelengths)
     unit = look.disk_kpc  # code length unit in kpc
     positions = run.positions[snapshot].astype(np.float64) @ view.T * unit
     cores = run.cores[snapshot].astype(np.float64) @ view.T * unit
-    shift = -(centre if centre is not None else cores[0, :2])
+    shift = -cores[0, :2]
     tidal = run.tidal(snapshot)
     for which, galaxy in ((0, look), (1, companion_look)):
         members = run.host == which
@@ -263,21 +306,24 @@ def render_merger(run: EncounterRun, snapshot: int, view: np.ndarray, grid: Grid
     stage = run.stage(snapshot)
     if stage == "remnant" and params.mass_ratio < 0.35:
         total = look.abs_mag - 2.5 * np.log10(1 + params.mass_ratio)
-        remnant_x, remnant_y = float(cores[0, 0] + shift[0]), float(cores[0, 1] + shift[1])
         if rng.random() < 0.6:
             flux = canvas.colours(total - 2.5 * np.log10(rng.uniform(0.02, 0.06)), "disk")
-            canvas.add_component(add_shells, flux, role="tidal", x=remnant_x, y=remnant_y, first_radius_kpc=float(rng.uniform(1.5, 3.0) * unit), axis_angle=float(rng.uniform(0, 2 * np.pi)), count=int(rng.integers(3, 7)), rng=rng)
+            canvas.add_component(add_shells, flux, role="tidal", x=0.0, y=0.0, first_radius_kpc=float(rng.uniform(1.5, 3.0) * unit), axis_angle=float(rng.uniform(0, 2 * np.pi)), count=int(rng.integers(3, 7)), rng=rng)
         if rng.random() < 0.4:
             flux = canvas.colours(total - 2.5 * np.log10(rng.uniform(0.01, 0.04)), "young")
-            canvas.add_component(add_stream, flux, role="tidal", x=remnant_x, y=remnant_y, radius_kpc=float(rng.uniform(3, 6) * unit), start_angle=float(rng.uniform(0, 2 * np.pi)), length_rad=float(rng.uniform(1.0, 2.5)), width_kpc=float(rng.uniform(0.15, 0.35) * unit))
+            canvas.add_component(add_stream, flux, role="tidal", x=0.0, y=0.0, radius_kpc=float(rng.uniform(3, 6) * unit), start_angle=float(rng.uniform(0, 2 * np.pi)), length_rad=float(rng.uniform(1.0, 2.5)), width_kpc=float(rng.uniform(0.15, 0.35) * unit))
     rendered = canvas.render()
-    mass = 5e10 * 10 ** (-0.4 * (look.abs_mag + 21.0))
     separation_3d = float(np.linalg.norm(run.cores[snapshot, 1] - run.cores[snapshot, 0]) * unit)
     rendered.meta = {
         "stage": stage,
         "mass_ratio": params.mass_ratio,
         "separation_kpc": separation_3d,
         "projected_separation_kpc": float(np.linalg.norm(cores[1, :2] - cores[0, :2])),
-        "time_since_pericentre_myr": float(run.times[snapshot] * time_unit_myr(unit, mass)),
+        "time_since_pericentre_myr": float(run.times[snapshot] * time_unit_myr(unit, galaxy_mass_msun(look))),
     }
     return rendered
+
+
+def galaxy_mass_msun(look: GalaxyLook) -> float:
+    """Dynamical mass of a galaxy for converting code time to Myr: 5e10 Msun at M = -21, proportional to light."""
+    return 5e10 * 10 ** (-0.4 * (look.abs_mag + 21.0))

@@ -1,9 +1,10 @@
 """The realism layer (RealSim-style): from an ideal image in physical units to what a survey records.
 
 Chain: pixel scale from kpc to arcsec at the redshift (astropy cosmology) -> flux-conserving
-resampling to the instrument's pixels -> field galaxies and stars from number counts -> PSF per
-band -> sky noise from the depth and Poisson noise of the sources -> optionally the survey's
-colour JPEG, read back as galmerge reads real ones.
+resampling to the output pixels -> field galaxies and stars from number counts -> PSF per band
+-> shot noise of the sources and sky noise from the depth, or real sky from a bank of survey
+backgrounds (:mod:`galmerge.mocks.realism.sky`) -> optionally the survey's colour picture
+(Lupton asinh RGB, 8 bits, optionally JPEG), made at the output size.
 
 Ideal images from any simulation (TNG, Illustris, SKIRT) can enter through :func:`observe` or
 :func:`observe_fits`, as fluxes in nanomaggies per pixel or AB mag/arcsec^2 (RealSim's input).
@@ -19,13 +20,11 @@ import numpy as np
 from galmerge.errors import DataFileNotFoundError, RecipeError
 from galmerge.mocks.cosmology import kpc_per_arcsec
 from galmerge.mocks.realism.background import add_field_sources
-from galmerge.mocks.realism.display import colour_picture
 from galmerge.mocks.realism.noise import add_noise, box_noise_factor, correlated_gaussian_noise, electrons_per_nanomaggy, nanomaggies_from_mag, sky_sigma_from_depth
-from galmerge.mocks.realism.psf import convolve
 from galmerge.mocks.realism.resample import resample_flux
 from galmerge.mocks.recipes import Recipe, load_recipe
 
-__all__ = ["ObservedStamp", "Observer", "observe", "observe_fits", "UNITS"]
+__all__ = ["ObservedStamp", "Observer", "observe", "observe_fits", "convolve_bands", "UNITS"]
 
 UNITS = ("nanomaggies", "mag_arcsec2")
 
@@ -60,14 +59,59 @@ class ObservedStamp:
     n_field_sources: int = 0
 
 
+_SKY_BANKS: dict = {}  # loaded once per process
+
+
+def _sky_bank(path: str):
+    from galmerge.mocks.realism.sky import SkyBank
+
+    if path not in _SKY_BANKS:
+        _SKY_BANKS[path] = SkyBank.load(path)
+    return _SKY_BANKS[path]
+
+
+def convolve_bands(cube: np.ndarray, kernels, *, kernel_transform: np.ndarray | None = None) -> np.ndarray:
+    """Convolve each plane of ``cube`` (bands, H, W) with its own centred odd kernel, keeping the size (one batched FFT).
+
+    ``kernel_transform`` (from :func:`kernel_transform`) saves transforming the kernels again.
+    """
+    from scipy import fft
+
+    bands, height, width = cube.shape
+    if kernel_transform is None:
+        kernel_transform = _kernel_transform(kernels, (height, width))
+    k = max(kernel.shape[0] for kernel in kernels)
+    shape = (fft.next_fast_len(height + k - 1), fft.next_fast_len(width + k - 1))
+    full = fft.irfft2(fft.rfft2(cube, s=shape) * kernel_transform, s=shape)
+    half = k // 2
+    return full[:, half : half + height, half : half + width]
+
+
+def _kernel_transform(kernels, image_shape) -> np.ndarray:
+    from scipy import fft
+
+    k = max(kernel.shape[0] for kernel in kernels)
+    shape = (fft.next_fast_len(image_shape[0] + k - 1), fft.next_fast_len(image_shape[1] + k - 1))
+    padded = np.zeros((len(kernels), k, k))
+    for i, kernel in enumerate(kernels):
+        pad = (k - kernel.shape[0]) // 2
+        padded[i, pad : pad + kernel.shape[0], pad : pad + kernel.shape[1]] = kernel
+    return fft.rfft2(padded, s=shape)
+
+
 class Observer:
-    """Applies a recipe to ideal images; caches PSF images per pixel scale."""
+    """Applies a recipe to ideal images; caches PSF images per pixel scale (in 1 % bins)."""
 
     def __init__(self, recipe: Recipe):
         self.recipe = recipe
         self.wavelengths = np.array([b.wavelength_um for b in recipe.bands])
-        self._psfs: dict[float, list[np.ndarray]] = {}
+        self._psfs: dict[int, list[np.ndarray]] = {}
+        self._transforms: dict = {}
         self._correlation = None
+        self.mapping = recipe.display.mapping() if recipe.display is not None else None
+        self.sky_bank = _sky_bank(recipe.sky_bank) if recipe.sky_bank is not None else None
+        if self.sky_bank is not None and self.sky_bank.size != recipe.stamp_size:
+            raise RecipeError(f"{recipe.source}: sky bank {recipe.sky_bank} holds {self.sky_bank.size} px backgrounds, the recipe makes {recipe.stamp_size} px stamps")
         if recipe.correlated_noise:
             from astropy.io import fits
 
@@ -78,73 +122,89 @@ class Observer:
                 raise DataFileNotFoundError(f"{recipe.source}: correlated-noise file {path} not found")
             self._correlation = np.asarray(fits.getdata(path), dtype=np.float64)
 
-    @property
-    def render_size(self) -> int:
-        """Pixels across the stamp as observed (the picture size for display recipes)."""
-        return self.recipe.display.render_size if self.recipe.display else self.recipe.stamp_size
-
     def pixel_scale(self, *, r90_arcsec: float | None = None) -> float:
-        """Observed pixel size in arcsec: the recipe's, or ``fov_r90 * R90 / size`` for object-scaled cutouts."""
+        """Output pixel size in arcsec: the recipe's, or ``fov_r90 * R90 / size`` for object-scaled cutouts."""
         if self.recipe.fov_r90 is not None:
             if r90_arcsec is None:
                 raise RecipeError(f"recipe {self.recipe.name} scales cutouts to each object: give its R90")
-            return self.recipe.fov_r90 * r90_arcsec / self.render_size
+            return self.recipe.fov_r90 * r90_arcsec / self.recipe.stamp_size
         return self.recipe.pixel_scale_arcsec
 
     def psfs(self, pixel_scale_arcsec: float) -> list[np.ndarray]:
-        key = round(pixel_scale_arcsec, 5)
+        """Pixel-integrated PSF images of every band at (within 1 % of) this pixel scale, no wider than the stamp."""
+        key = int(round(np.log(pixel_scale_arcsec) / 0.02))
         if key not in self._psfs:
-            if len(self._psfs) > 64:
+            if len(self._psfs) > 256:
                 self._psfs.clear()
-            self._psfs[key] = [b.psf.image(pixel_scale_arcsec=pixel_scale_arcsec) for b in self.recipe.bands]
+                self._transforms.clear()
+            scale = float(np.exp(key * 0.02))
+            widest = 2 * (self.recipe.stamp_size // 2) + 1
+            self._psfs[key] = [b.psf.image(pixel_scale_arcsec=scale, size=min(b.psf.default_size(scale), widest)) for b in self.recipe.bands]
         return self._psfs[key]
 
-    def _blur(self, cube: np.ndarray, psfs: list[np.ndarray]) -> np.ndarray:
-        return np.stack([convolve(plane, psf) for plane, psf in zip(cube, psfs)])
+    def _blur(self, stacked: np.ndarray, pixel_scale_arcsec: float, planes: int, *, with_roles: bool) -> np.ndarray:
+        """Blur ``planes`` copies of the bands by their PSFs and (``with_roles``) two band-summed role images by the middle band's."""
+        psfs = self.psfs(pixel_scale_arcsec)
+        kernels = psfs * planes + ([psfs[len(psfs) // 2]] * 2 if with_roles else [])
+        key = (int(round(np.log(pixel_scale_arcsec) / 0.02)), planes, with_roles)
+        if key not in self._transforms:
+            self._transforms[key] = _kernel_transform(kernels, stacked.shape[1:])
+        return convolve_bands(stacked, kernels, kernel_transform=self._transforms[key])
 
     def observe(self, ideal: np.ndarray, *, pixel_scale_arcsec_in: float, pixel_scale_arcsec: float, rng: np.random.Generator, tidal=None, companion=None, noise: bool | None = None, field_sources: bool | None = None) -> ObservedStamp:
-        """Observe an ideal image (bands, H, W) of per-pixel fluxes (nmgy) sampled at ``pixel_scale_arcsec_in``."""
+        """Observe an ideal image (bands, H, W) of per-pixel fluxes (nmgy) sampled at ``pixel_scale_arcsec_in``.
+
+        The image is resampled to the output pixels (unless it is already on them), blurred by
+        each band's PSF, given field sources, noise or real sky, and for display recipes turned
+        into the survey's colour picture.
+        """
         recipe = self.recipe
-        size = self.render_size
+        size = recipe.stamp_size
         noise = recipe.noise if noise is None else noise
-        field_sources = recipe.background_sources if field_sources is None else field_sources
+        with_bank = self.sky_bank is not None and noise
+        field_sources = (recipe.background_sources and not with_bank) if field_sources is None else field_sources
         if ideal.shape[0] != len(recipe.bands):
             raise RecipeError(f"recipe {recipe.name} has {len(recipe.bands)} bands, the image {ideal.shape[0]}")
-        resampled = resample_flux(ideal, scale_in=pixel_scale_arcsec_in, scale_out=pixel_scale_arcsec, shape_out=(size, size))
-        psfs = self.psfs(pixel_scale_arcsec)
-        noiseless = self._blur(resampled, psfs)
-        components = []
-        for component in (tidal, companion):
-            if component is None:
-                components.append(np.zeros((size, size)))
-                continue
-            moved = resample_flux(component, scale_in=pixel_scale_arcsec_in, scale_out=pixel_scale_arcsec, shape_out=(size, size))
-            components.append(convolve(moved, psfs[len(psfs) // 2]))  # a middle band's PSF for the band-summed light
-        observed = noiseless
-        sky_sigma = np.zeros(len(recipe.bands))
+
+        def to_output(image):
+            if image.shape[-1] == size and image.shape[-2] == size and abs(pixel_scale_arcsec_in / pixel_scale_arcsec - 1) < 1e-9:
+                return image
+            return resample_flux(image, scale_in=pixel_scale_arcsec_in, scale_out=pixel_scale_arcsec, shape_out=(size, size))
+
+        resampled = to_output(ideal)
+        planes = [resampled]
         n_field_sources = 0
         if field_sources:
             extra = np.zeros_like(resampled)
             depth = min(b.depth_mu_lim for b in recipe.bands if b.depth_mu_lim is not None) if noise else 28.0
             n_field_sources = add_field_sources(extra, pixel_scale_arcsec=pixel_scale_arcsec, wavelengths_um=self.wavelengths, faint_limit=depth - 2.0, rng=rng)
-            observed = observed + self._blur(extra, psfs)
+            planes.append(extra)
+        roles = [np.zeros((size, size)) if c is None else to_output(np.asarray(c)[None])[0] for c in (tidal, companion)]
+        with_roles = any(role.any() for role in roles)  # isolated galaxies have none: nothing to blur
+        blurred = self._blur(np.concatenate(planes + ([np.stack(roles)] if with_roles else [])), pixel_scale_arcsec, len(planes), with_roles=with_roles)
+        bands = len(recipe.bands)
+        noiseless = blurred[:bands]
+        observed = noiseless + (blurred[bands : 2 * bands] if field_sources else 0.0)
+        components = [blurred[-2], blurred[-1]] if with_roles else roles
+        sky_sigma = np.zeros(bands)
         native = recipe.display.native_pixel_arcsec if recipe.display is not None else None
+        to_native = (native / pixel_scale_arcsec) ** 2 if native is not None else 1.0  # pictures show flux per native pixel
         if noise:
-            sky_sigma = np.array([sky_sigma_from_depth(b.depth_mu_lim, pixel_scale_arcsec=pixel_scale_arcsec) for b in recipe.bands])
             electrons = np.array([electrons_per_nanomaggy(zeropoint=b.zeropoint, exptime_s=recipe.exptime_s) for b in recipe.bands])
-            sky_noise = None
-            if native is not None:
-                sky_noise = self._native_sky_noise(size, pixel_scale_arcsec, native, rng)
-            elif self._correlation is not None:
-                box = max(1, int(round(10.0 / pixel_scale_arcsec)))
-                factor = box_noise_factor(self._correlation, box_pixels=box)
-                sky_noise = np.stack([correlated_gaussian_noise((size, size), self._correlation, sigma=s / factor, rng=rng) for s in sky_sigma])
-            observed = add_noise(observed, sky_sigma=sky_sigma, electrons_per_unit=electrons, rng=rng, sky_noise=sky_noise)
+            # shot noise of the sources, Gaussian (counts are large)
+            observed = observed + rng.normal(size=observed.shape) * np.sqrt(np.clip(observed, 0, None) / electrons[:, None, None])
+            if not with_bank:
+                sky_sigma = np.array([sky_sigma_from_depth(b.depth_mu_lim, pixel_scale_arcsec=pixel_scale_arcsec) for b in recipe.bands])
+                if native is not None:
+                    observed = observed + self._native_sky_noise(size, pixel_scale_arcsec, native, rng)
+                elif self._correlation is not None:
+                    box = max(1, int(round(10.0 / pixel_scale_arcsec)))
+                    factor = box_noise_factor(self._correlation, box_pixels=box)
+                    observed = observed + np.stack([correlated_gaussian_noise((size, size), self._correlation, sigma=s / factor, rng=rng) for s in sky_sigma])
+                else:
+                    observed = observed + rng.normal(size=observed.shape) * sky_sigma[:, None, None]
         if recipe.display is not None:
-            if native is not None:  # pictures show flux per native detector pixel
-                observed = observed * (native / pixel_scale_arcsec) ** 2
-            observed, noiseless, components = self._display(observed, noiseless, components, pixel_scale_arcsec)
-            pixel_scale_arcsec = pixel_scale_arcsec * size / recipe.stamp_size
+            observed = self._display(observed * to_native, rng, with_bank=with_bank)
         return ObservedStamp(
             images=observed.astype(np.float32), noiseless=noiseless, tidal=components[0], companion=components[1],
             sky_sigma=sky_sigma, pixel_scale_arcsec=pixel_scale_arcsec, bands=("R", "G", "B") if recipe.display else recipe.band_names,
@@ -152,36 +212,52 @@ class Observer:
         )
 
     def _native_sky_noise(self, size: int, pixel_scale_arcsec: float, native: float, rng) -> np.ndarray:
-        """Sky noise drawn on the detector's pixels and interpolated onto the picture's, in nmgy per picture pixel.
+        """Sky noise of the detector's pixels as seen on the output pixels, in nmgy per output pixel.
 
-        Per native pixel the noise has the depth's sigma at the native scale; bilinear
-        interpolation makes it correlated over a native pixel, as in resampled survey frames.
-        The result is divided by (native / picture pixel)^2 so that, after the conversion to
-        flux per native pixel for display, it has the native sigma again.
+        Per native pixel the noise has the depth's sigma at the native scale. An output pixel
+        larger than a native one averages (pixel / native)^2 independent native pixels; a
+        smaller one sees native-pixel noise interpolated, correlated over a native pixel (a
+        Gaussian blur of that width here). The result is divided by (native / output pixel)^2
+        so that, after the conversion to flux per native pixel for display, it has the right
+        sigma again.
         """
-        from scipy.ndimage import map_coordinates
+        from scipy.ndimage import gaussian_filter
 
-        cells = int(np.ceil(size * pixel_scale_arcsec / native)) + 3
-        coordinates = (np.arange(size) + 0.5) * pixel_scale_arcsec / native + 1.0
-        rows, columns = np.meshgrid(coordinates, coordinates, indexing="ij")
-        planes = []
-        for band in self.recipe.bands:
-            sigma = sky_sigma_from_depth(band.depth_mu_lim, pixel_scale_arcsec=native)
-            coarse = rng.normal(0.0, sigma, (cells, cells))
-            planes.append(map_coordinates(coarse, [rows, columns], order=1))
-        return np.stack(planes) / (native / pixel_scale_arcsec) ** 2
+        ratio = native / pixel_scale_arcsec
+        sigmas = np.array([sky_sigma_from_depth(band.depth_mu_lim, pixel_scale_arcsec=native) for band in self.recipe.bands])
+        white = rng.normal(size=(len(sigmas), size, size))
+        if ratio > 1:
+            width = ratio / 2.3548
+            white = gaussian_filter(white, (0, width, width), mode="wrap")
+            white /= np.sqrt(1.0 / (4 * np.pi * width**2))  # back to unit variance
+            per_native = sigmas
+        else:
+            per_native = sigmas * ratio
+        return white * per_native[:, None, None] / ratio**2
 
-    def _display(self, observed, noiseless, components, pixel_scale_arcsec):
+    def _display(self, observed: np.ndarray, rng, *, with_bank: bool) -> np.ndarray:
+        """The colour picture (3, S, S) in [0, 1] of fluxes per native pixel, on real sky when the recipe has a bank."""
         display = self.recipe.display
         index = {name: i for i, name in enumerate(self.recipe.band_names)}
-        red, green, blue = (observed[index[name]] for name in display.rgb)
-        picture = colour_picture(red, green, blue, stretch=display.stretch, q=display.q, minimum=display.minimum, quality=display.jpeg_quality, size=self.recipe.stamp_size)
-        shrink = self.recipe.stamp_size
-        scale = pixel_scale_arcsec * display.render_size
-        # noiseless light and masks follow the picture down to the stamp size, conserving flux
-        noiseless = resample_flux(noiseless, scale_in=scale / display.render_size, scale_out=scale / shrink, shape_out=(shrink, shrink))
-        components = [resample_flux(c, scale_in=scale / display.render_size, scale_out=scale / shrink, shape_out=(shrink, shrink)) for c in components]
-        return picture, noiseless, components
+        rgb = np.stack([observed[index[name]] for name in display.rgb])
+        if with_bank:
+            sky, _ = self.mapping.inverse(self.sky_bank.draw(rng))
+            rgb = rgb + sky
+        picture = self.mapping.to_uint8(rgb)
+        if display.jpeg_quality:
+            picture = _jpeg_round_trip(picture, display.jpeg_quality)
+        return picture.astype(np.float32) / 255.0
+
+
+def _jpeg_round_trip(picture: np.ndarray, quality: int) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(picture.transpose(1, 2, 0)[::-1])).save(buffer, format="JPEG", quality=quality)
+    with Image.open(buffer) as decoded:
+        return np.asarray(decoded.convert("RGB")).transpose(2, 0, 1)[:, ::-1]
 
 
 def _ideal_in_nanomaggies(image: np.ndarray, units: str, pixel_scale_arcsec: float) -> np.ndarray:

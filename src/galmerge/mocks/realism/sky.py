@@ -1,0 +1,160 @@
+"""Real sky behind mocks (the RealSim idea, Bottrell et al. 2019, for survey colour pictures).
+
+A :class:`SkyBank` holds backgrounds cut from real survey pictures at the stamp size the
+networks see: each real picture with its central object replaced by real sky from elsewhere
+in the same picture. A mock is injected into one of them: the background is turned back into
+fluxes with the recipe's display mapping (:meth:`LuptonMapping.inverse`), the mock's light is
+added, and the sum is mapped to a picture again. The mock then carries the survey's real noise
+(its level, correlation and the clipping at black), real field stars and galaxies at their real
+density, real artefacts (bright-star halos, satellite trails), all identical in law for mergers
+and non-mergers, with nothing to calibrate.
+
+Why backgrounds from the unlabelled pictures and not from a FITS field put through the display:
+no SDSS frame is available offline here, while the pictures are exactly what the networks see
+(the survey's own stretch, JPEG and resampling to 75 px), and they are the target domain.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from galmerge.errors import DataError, DataFileNotFoundError
+
+__all__ = ["SkyBank", "central_object_mask", "object_mask"]
+
+_SHIFTS = ((0.5, 0.5), (0.5, 0.0), (0.0, 0.5), (0.33, 0.67), (0.67, 0.33), (0.25, 0.0), (0.0, 0.25), (0.75, 0.75))
+
+
+def _significant(pictures: np.ndarray, nsigma: float):
+    from galmerge.mocks.image_statistics import _box3, _corners, _robust_noise
+
+    corners = _corners(pictures)
+    light = (pictures - np.median(corners, axis=2)[..., None, None]).sum(axis=1)
+    smooth = _box3(light)
+    noise = np.maximum(_robust_noise(_corners(smooth[:, None]))[:, 0], 1e-4)
+    return smooth, noise
+
+
+def central_object_mask(pictures: np.ndarray, *, nsigma: float = 2.0, grow_px: int = 3) -> np.ndarray:
+    """(N, H, W) bool: the central object of each picture (the segment holding the centre at
+    ``nsigma`` above the corner sky, see :mod:`galmerge.mocks.image_statistics`), grown by ``grow_px``."""
+    from scipy.ndimage import binary_dilation
+
+    from galmerge.mocks.image_statistics import _segments
+
+    smooth, noise = _significant(pictures, nsigma)
+    return binary_dilation(_segments(smooth, noise, nsigma=nsigma), structure=np.ones((1, 3, 3), bool), iterations=grow_px)
+
+
+def object_mask(pictures: np.ndarray, *, nsigma: float = 2.0, grow_px: int = 2) -> np.ndarray:
+    """(N, H, W) bool: every source of each picture (smoothed light above ``nsigma``), grown by ``grow_px``."""
+    from scipy.ndimage import binary_dilation
+
+    smooth, noise = _significant(pictures, nsigma)
+    return binary_dilation(smooth > nsigma * noise[:, None, None], structure=np.ones((1, 3, 3), bool), iterations=grow_px)
+
+
+class SkyBank:
+    """Real sky backgrounds: display pictures (K, 3, S, S) in [0, 1].
+
+    Parameters
+    ----------
+    pictures : ndarray (K, 3, S, S)
+        Backgrounds (values k/255 from 8-bit pictures; stored as 8-bit).
+    source : str
+        Where they came from, for messages and the metadata of mocks.
+    """
+
+    def __init__(self, pictures, *, source: str = "sky bank"):
+        pictures = np.asarray(pictures)
+        if pictures.ndim != 4 or pictures.shape[1] != 3 or pictures.shape[2] != pictures.shape[3] or len(pictures) == 0:
+            raise DataError(f"{source}: a sky bank needs (K, 3, S, S) colour pictures, got shape {pictures.shape}")
+        if pictures.dtype != np.uint8:
+            pictures = np.clip(np.rint(np.asarray(pictures, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+        self.pictures = pictures
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.pictures)
+
+    @property
+    def size(self) -> int:
+        return self.pictures.shape[-1]
+
+    @classmethod
+    def from_pictures(cls, pictures, *, source: str = "pictures", max_backgrounds: int | None = None, max_object_share: float = 0.4, seed: int = 0) -> "SkyBank":
+        """Backgrounds made from real pictures (N, 3, S, S) in [0, 1].
+
+        The central object (and 3 px around it) is filled with sky pixels of the same picture
+        shifted by half the frame (or, where those fall on a source, by other shifts; any pixel
+        left over takes a random sky pixel of the picture), so no source is cut by the fill.
+        Pictures whose central object covers more than ``max_object_share`` of the frame are
+        left out.
+        """
+        pictures = np.asarray(pictures, dtype=np.float32)
+        if pictures.ndim != 4 or pictures.shape[1] != 3:
+            raise DataError(f"{source}: sky backgrounds need colour pictures (N, 3, S, S), got shape {pictures.shape}")
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(pictures))
+        if max_backgrounds is not None:
+            order = order[: max(1, 2 * max_backgrounds)]  # some are left out below
+        masks = central_object_mask(pictures[order])
+        sources = object_mask(pictures[order])
+        size = pictures.shape[-1]
+        backgrounds = []
+        for index, mask, source in zip(order, masks, sources):
+            if mask.mean() > max_object_share:
+                continue
+            backgrounds.append(_fill(pictures[index], mask, source | mask, size, rng))
+            if max_backgrounds is not None and len(backgrounds) >= max_backgrounds:
+                break
+        if not backgrounds:
+            raise DataError(f"{source}: no picture had enough sky for a background")
+        return cls(np.stack(backgrounds), source=source)
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, pictures=self.pictures, source=np.array(self.source))
+        return path
+
+    @classmethod
+    def load(cls, path) -> "SkyBank":
+        path = Path(path)
+        if not path.exists():
+            raise DataFileNotFoundError(f"{path}: no such sky bank (galmerge calibrate writes one)")
+        try:
+            with np.load(path) as data:
+                return cls(data["pictures"], source=str(data["source"]) if "source" in data else str(path))
+        except (OSError, KeyError, ValueError) as error:
+            raise DataError(f"{path}: not a readable sky bank ({error})") from None
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """A random background (3, S, S) in [0, 1], randomly flipped and rotated by quarter turns."""
+        picture = self.pictures[rng.integers(len(self.pictures))].astype(np.float32) / 255.0
+        picture = np.rot90(picture, int(rng.integers(4)), axes=(1, 2))
+        if rng.random() < 0.5:
+            picture = picture[:, :, ::-1]
+        return np.ascontiguousarray(picture)
+
+
+def _fill(picture: np.ndarray, mask: np.ndarray, sources: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``picture`` with the pixels of ``mask`` replaced by sky pixels (outside ``sources``) of the picture."""
+    out = picture.copy()
+    todo = mask.copy()
+    for fy, fx in _SHIFTS:
+        if not todo.any():
+            break
+        shift = (int(round(fy * size)), int(round(fx * size)))
+        moved, moved_sources = np.roll(picture, shift, axis=(1, 2)), np.roll(sources, shift, axis=(0, 1))
+        usable = todo & ~moved_sources
+        out[:, usable] = moved[:, usable]
+        todo &= ~usable
+    if todo.any():
+        sky = np.flatnonzero(~sources.ravel())
+        if len(sky):
+            picks = sky[rng.integers(len(sky), size=int(todo.sum()))]
+            out[:, todo] = picture.reshape(3, -1)[:, picks]
+    return out

@@ -1,0 +1,63 @@
+"""Calibration recovers a planted display, writes what it promises, and refuses bad input."""
+
+import numpy as np
+import pytest
+
+from galmerge.data import ImageSet
+from galmerge.errors import DataError, OutputExistsError, RecipeError
+from galmerge.mocks import MockOptions, generate_mocks, load_recipe
+from galmerge.mocks.calibrate import calibrate_recipe
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """'Real' pictures: sdss-gri mocks drawn with a brighter display (stretch 1.0, q 20) and a wider frame."""
+    recipe = load_recipe("sdss-gri")
+    truth = recipe.replace(display=recipe.display.__class__(**{**recipe.display.__dict__, "stretch": 1.0, "q": 20.0}))
+    mocks = generate_mocks(truth, 160, seed=11, options=MockOptions(merger_fraction=0.0, systems_per_task=80), workers=1, progress=False)
+    path = tmp_path_factory.mktemp("real") / "real.h5"
+    ImageSet(mocks.images, bands=mocks.bands).save(path)
+    return path
+
+
+def test_calibration_moves_the_display_towards_the_planted_one(planted, tmp_path):
+    out = tmp_path / "calibrated.toml"
+    result = calibrate_recipe("sdss-gri", planted, out, rounds=1, per_kind=8, check_n=80, max_evaluations=16, cnn=False, workers=1, progress=False)
+    fitted = result.recipe.display
+    start = load_recipe("sdss-gri").display
+    # stretch and q are nearly degenerate; what the pictures fix is the faint-light gain
+    # (flux to display value, q / stretch x 25.5 / asinh(0.1 q)): nearer the planted one than at the start
+    def gain(display):
+        return display.q / display.stretch * 25.5 / np.arcsinh(0.1 * display.q)
+
+    planted_gain = gain(start.__class__(**{**start.__dict__, "stretch": 1.0, "q": 20.0}))
+    assert abs(np.log(gain(fitted) / planted_gain)) < abs(np.log(gain(start) / planted_gain))
+    before = np.mean([d["wasserstein_iqr"] for d in result.before["distances"].values()])
+    after = np.mean([d["wasserstein_iqr"] for d in result.after["distances"].values()])
+    assert after < before
+    assert out.exists() and result.sky_bank.exists() and (tmp_path / "calibrated-calibration" / "calibration.png").exists()
+    reloaded = load_recipe(out)
+    assert reloaded.sky_bank is not None and reloaded.display.stretch == pytest.approx(fitted.stretch)
+    assert abs(sum(reloaded.population_shares().values()) - 1) < 1e-9
+    with pytest.raises(OutputExistsError):
+        calibrate_recipe("sdss-gri", planted, out, progress=False)
+
+
+def test_calibration_refuses_bad_input(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    (folder / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    with pytest.raises(DataError, match="bad.jpg"):
+        calibrate_recipe("sdss-gri", folder, tmp_path / "c.toml", progress=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError):
+        calibrate_recipe("sdss-gri", empty, tmp_path / "c.toml", progress=False)
+    Image.fromarray(np.zeros((60, 60, 3), np.uint8)).save(folder / "bad.jpg")
+    with pytest.raises(DataError, match="at least 50"):
+        calibrate_recipe("sdss-gri", folder, tmp_path / "c.toml", progress=False)
+    with pytest.raises(RecipeError, match="display"):
+        calibrate_recipe("hst-f814w", folder, tmp_path / "c.toml", progress=False)
+    assert not (tmp_path / "c.toml").exists() and not (tmp_path / "c-sky.npz").exists()
