@@ -37,7 +37,9 @@ def print_report(name: str, report: dict) -> None:
         print(f"TCAV ({report['tcav']['runs']} random runs, {report['tcav']['n_class_images']} merger images):")
         for score in report["tcav"]["scores"]:
             mark = "*" if score["significant"] else " "
-            print(f"  {mark} {score['concept']:<16} {score['layer']:<6} {score['mean']:.2f} ± {score['std']:.2f} (random {score['null_mean']:.2f} ± {score['null_std']:.2f}) p_holm {score['p_adjusted']:.3g} CAV accuracy {score['cav_accuracy']:.2f}")
+            print(
+                f"  {mark} {score['concept']:<16} {score['layer']:<6} {score['mean']:.2f} ± {score['std']:.2f} (random {score['null_mean']:.2f} ± {score['null_std']:.2f}) p_holm {score['p_adjusted']:.3g} CAV accuracy {score['cav_accuracy']:.2f}"
+            )
 
 
 def main():

@@ -97,8 +97,10 @@ def main():
             if args.shared_data:
                 command += ["--shared-data", args.shared_data]
             wall, cpu = whole_command(command, cores=args.workers)
-            print(f"\ngalmerge mock --benchmark sim2real-sdss --n {args.n} --workers {args.workers}: wall {wall:.0f} s, CPU {cpu:.0f} s "
-                  f"(real pictures loaded, sky bank cut, {args.n} mocks rendered and audited)")
+            print(
+                f"\ngalmerge mock --benchmark sim2real-sdss --n {args.n} --workers {args.workers}: wall {wall:.0f} s, CPU {cpu:.0f} s "
+                f"(real pictures loaded, sky bank cut, {args.n} mocks rendered and audited)"
+            )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,7 @@ def main():
         batch = make_model(folder, args.n)
         trained = TrainedModel.load(folder / "model.safetensors")
         backends = ["torch"] + (["onnx"] if onnx_available() else [])
-        print(f"DeepMerge CNN, {args.n} cutouts of 3x75x75 ({args.n * 3 * 75 * 75 * 4 / 2**30:.2f} GB float32), "
-              f"{torch.get_num_threads()} threads, medians of {args.repeats}\n")
+        print(f"DeepMerge CNN, {args.n} cutouts of 3x75x75 ({args.n * 3 * 75 * 75 * 4 / 2**30:.2f} GB float32), {torch.get_num_threads()} threads, medians of {args.repeats}\n")
         print(f"{'':52s} {'images/s':>9s}")
         for name in backends:
             runner = make_backend(trained.model, backend=name, input_shape=(3, 75, 75))

@@ -122,7 +122,14 @@ def child(task: str, folder: Path) -> dict:
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     finished.set()
     peak_anonymous[0] = max(peak_anonymous[0], _anonymous_memory_gb())
-    return {"task": task, "objects": count, "seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "peak_anonymous_gb": peak_anonymous[0]}
+    return {
+        "task": task,
+        "objects": count,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "peak_anonymous_gb": peak_anonymous[0],
+    }
 
 
 def measure(task: str, folder: Path, repeats: int) -> dict:
@@ -131,9 +138,11 @@ def measure(task: str, folder: Path, repeats: int) -> dict:
         output = subprocess.run([sys.executable, __file__, "--child", task, "--folder", str(folder)], capture_output=True, text=True, check=True).stdout
         runs.append(json.loads(output.strip().splitlines()[-1]))
     return {
-        "objects": runs[0]["objects"], "rate": statistics.median(r["objects"] / r["seconds"] for r in runs),
+        "objects": runs[0]["objects"],
+        "rate": statistics.median(r["objects"] / r["seconds"] for r in runs),
         "cpu_rate": statistics.median(r["objects"] / r["cpu_seconds"] for r in runs),
-        "peak_rss_gb": max(r["peak_rss_gb"] for r in runs), "peak_anonymous_gb": max(r["peak_anonymous_gb"] for r in runs),
+        "peak_rss_gb": max(r["peak_rss_gb"] for r in runs),
+        "peak_anonymous_gb": max(r["peak_anonymous_gb"] for r in runs),
     }
 
 
@@ -155,7 +164,14 @@ def main():
         folder.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         if not (folder / "model.safetensors").exists():
-            subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import survey_throughput as s; from pathlib import Path; s.make_inputs(Path({str(folder)!r}), sources={args.sources}, side={args.side}, shard_sources={args.shard_sources})"], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import survey_throughput as s; from pathlib import Path; s.make_inputs(Path({str(folder)!r}), sources={args.sources}, side={args.side}, shard_sources={args.shard_sources})",
+                ],
+                check=True,
+            )
         print(f"inputs: 3 bands of {args.side}x{args.side} px ({3 * args.side**2 * 4 / 2**30:.2f} GB), {args.sources:,} sources; made in {time.perf_counter() - started:.0f} s")
         print(f"DeepMerge CNN, 75x75 cutouts, ONNX Runtime backend, medians of {args.repeats}\n")
         print(f"{'':52s} {'objects':>9s} {'obj/s':>7s} {'obj/CPU-s':>9s} {'peak RSS GB':>11s} {'peak anon GB':>12s}")

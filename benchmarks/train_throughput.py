@@ -110,8 +110,6 @@ def run_child(code: str, *args) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-
-
 def write_images(path: Path, n: int, seed: int) -> None:
     import numpy as np
 
@@ -128,8 +126,7 @@ def adaptation_main(args, folder: Path, data: str) -> None:
     from galmerge.pipeline.experiment import DEFAULT_METHODS  # noDA, MMD, DANN, each with Fisher + entropy
 
     write_images(folder / "target.npy", args.n, seed=1)
-    print(f"{args.n} source + {args.n} unlabelled target images of 3x75x75, batch 128 + 128, {args.epochs} epochs per run, "
-          f"{args.repeats} run(s) per method in turn\n")
+    print(f"{args.n} source + {args.n} unlabelled target images of 3x75x75, batch 128 + 128, {args.epochs} epochs per run, {args.repeats} run(s) per method in turn\n")
     runs = {name: [] for name in DEFAULT_METHODS}
     for repeat in range(args.repeats):
         for name, options in DEFAULT_METHODS.items():
@@ -164,8 +161,7 @@ def main():
         if args.adaptation:
             return adaptation_main(args, folder, data)
         data_gb = args.n * 3 * 75 * 75 * 4 / 2**30
-        print(f"{args.n} images of 3x75x75 (float32 {data_gb:.2f} GB), batch 128, {args.epochs} epochs per run, "
-              f"{args.repeats} runs per side in turn\n")
+        print(f"{args.n} images of 3x75x75 (float32 {data_gb:.2f} GB), batch 128, {args.epochs} epochs per run, {args.repeats} runs per side in turn\n")
         sides = {
             "galmerge (fused BN, channels-last, Lightning)": (GALMERGE_CHILD, folder / "run"),
             "plain PyTorch loop": (PLAIN_CHILD, 0),
@@ -184,12 +180,10 @@ def main():
         startup = float(np.median([r["startup_s"] for r in results]))
         peak = max(r["peak_rss_gb"] for r in results)
         summary[name] = (per_epoch, peak)
-        print(f"{name:48s} {per_epoch:8.2f} {results[0]['n_train'] / per_epoch:9.0f} {startup:10.1f} {peak:8.2f}"
-              f"   range {min(epochs):.2f}-{max(epochs):.2f} s")
+        print(f"{name:48s} {per_epoch:8.2f} {results[0]['n_train'] / per_epoch:9.0f} {startup:10.1f} {peak:8.2f}   range {min(epochs):.2f}-{max(epochs):.2f} s")
     galmerge_epoch, galmerge_peak = summary["galmerge (fused BN, channels-last, Lightning)"]
     plain_epoch = summary["plain PyTorch loop"][0]
-    print(f"\nplain / galmerge epoch time: {plain_epoch / galmerge_epoch:.2f}x; "
-          f"the reference DeepMerge II code measured ~41 s/epoch on this machine: {41 / galmerge_epoch:.1f}x")
+    print(f"\nplain / galmerge epoch time: {plain_epoch / galmerge_epoch:.2f}x; the reference DeepMerge II code measured ~41 s/epoch on this machine: {41 / galmerge_epoch:.1f}x")
     print(f"galmerge peak memory above the float32 data: {galmerge_peak - data_gb:.2f} GB")
 
 

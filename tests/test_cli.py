@@ -194,7 +194,9 @@ def test_finetune_report_and_explain_commands(tmp_path, capsys, trained_run):
     from galmerge.data import ImageSet
 
     ImageSet(base.images * gains, labels=base.labels).save(tmp_path / "target.h5")
-    code, out, err = run(capsys, "finetune", trained_run.run_dir, "--target-labelled", tmp_path / "target.h5", "--n-labels", "0,20", "--epochs", 2, "--mode", "head", "--out", tmp_path / "ft", "--quiet")
+    code, out, err = run(
+        capsys, "finetune", trained_run.run_dir, "--target-labelled", tmp_path / "target.h5", "--n-labels", "0,20", "--epochs", 2, "--mode", "head", "--out", tmp_path / "ft", "--quiet"
+    )
     assert code == 0, err
     assert "180 evaluation images" in out and (tmp_path / "ft" / "finetune.json").exists()  # 200 minus the pool of 20
     code, _, err = run(capsys, "finetune", trained_run.run_dir, "--target-labelled", tmp_path / "target.h5", "--n-labels", "0,20", "--out", tmp_path / "ft", "--quiet")
@@ -208,7 +210,9 @@ def test_finetune_report_and_explain_commands(tmp_path, capsys, trained_run):
 def test_experiment_and_demo_commands(tmp_path, capsys):
     make_toy_mergers(240, seed=1).save(tmp_path / "source.h5")
     make_toy_mergers(240, seed=2).save(tmp_path / "target.h5")
-    (tmp_path / "p.toml").write_text('name = "cli"\n[data]\nsource = "source.h5"\ntarget = "target.h5"\n[train]\nepochs = 1\nbatch_size = 64\nn_bootstrap = 10\n[methods]\nnoDA = { method = "none" }\nCORAL = { method = "coral" }\n')
+    (tmp_path / "p.toml").write_text(
+        'name = "cli"\n[data]\nsource = "source.h5"\ntarget = "target.h5"\n[train]\nepochs = 1\nbatch_size = 64\nn_bootstrap = 10\n[methods]\nnoDA = { method = "none" }\nCORAL = { method = "coral" }\n'
+    )
     code, out, err = run(capsys, "experiment", tmp_path / "p.toml", "--out", tmp_path / "exp", "--quiet")
     assert code == 0, err
     assert out.splitlines()[0].split()[:4] == ["method", "target", "ROC-AUC", "target"] and "CORAL" in out and (tmp_path / "exp" / "report.html").exists()

@@ -33,7 +33,6 @@ _LAZY = {
 }
 
 
-
 def lazy_exports(package: str, names: dict[str, str]):
     """A package's ``__getattr__`` for names imported on first use (``name -> module``), and its ``__all__``.
 

@@ -12,10 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-DATA_HELP = (
-    "data: X.npy,y.npy | X.npy (unlabelled) | set.h5 | catalog.csv | folder of FITS/JPEG/PNG "
-    "cutouts | one .fits/.jpg | toy[:N] (built-in synthetic set)"
-)
+DATA_HELP = "data: X.npy,y.npy | X.npy (unlabelled) | set.h5 | catalog.csv | folder of FITS/JPEG/PNG cutouts | one .fits/.jpg | toy[:N] (built-in synthetic set)"
 
 
 def _split_bands(text):
@@ -45,19 +42,48 @@ def cmd_finetune(args) -> int:
     from galmerge.training.config import FinetuneOptions
 
     options = FinetuneOptions(**{name: value for name, value in vars(args).items() if name in FinetuneOptions.__dataclass_fields__})
-    curve = finetune_curve(args.run, args.target_labelled, n_labels=[int(k) for k in str(args.n_labels).split(",")], out=args.out, overwrite=args.overwrite, options=options, progress=not args.quiet)
-    print(f"wrote {curve.path}/{curve.FILENAME} and {curve.FIGURE} ({curve.n_evaluation} evaluation images, {curve.n_evaluation_mergers} mergers)")
+    curve = finetune_curve(
+        args.run,
+        args.target_labelled,
+        n_labels=[int(k) for k in str(args.n_labels).split(",")],
+        unlabelled=args.unlabelled,
+        baselines=not args.no_baselines,
+        n_folds=args.folds,
+        n_repeats=args.repeats,
+        out=args.out,
+        overwrite=args.overwrite,
+        options=options,
+        progress=not args.quiet,
+    )
+    print(curve.summary())
+    print(f"wrote {curve.path}/{curve.FILENAME} and {curve.FIGURE}")
     return 0
 
 
 def cmd_evaluate(args) -> int:
     from galmerge.pipeline import evaluate_run
 
-    evaluation = evaluate_run(args.run, args.data, out=args.out, overwrite=args.overwrite, backend=args.backend, n_bootstrap=args.bootstrap, progress=not args.quiet)
+    evaluation = evaluate_run(args.run, args.data, out=args.out, overwrite=args.overwrite, backend=args.backend, n_bootstrap=args.bootstrap, adapt_bn=args.adapt_bn, progress=not args.quiet)
     print(evaluation.summary())
     if evaluation.n_excluded:
         print(f"excluded {evaluation.n_excluded} images the run trained or validated on")
     print(f"metrics written to {evaluation.path}")
+    return 0
+
+
+def cmd_adapt_bn(args) -> int:
+    from galmerge.pipeline import adapt_run_to_survey
+
+    print(adapt_run_to_survey(args.run, args.images, domain=args.domain, overwrite=args.overwrite, progress=not args.quiet).summary())
+    return 0
+
+
+def cmd_pretrain(args) -> int:
+    from galmerge.training.pretrain import PretrainOptions, pretrain_contrastive
+
+    options = PretrainOptions(architecture=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature, seed=args.seed)
+    result = pretrain_contrastive(args.images, options=options, out=args.out, overwrite=args.overwrite, progress=not args.quiet)
+    print(f"wrote {result.path} (contrastive loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}); use it with galmerge train --init-from {result.path}")
     return 0
 
 
@@ -66,9 +92,20 @@ def cmd_explain(args) -> int:
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     explanation = explain_run(
-        args.run, args.data, out=args.out, overwrite=args.overwrite, methods=methods, n_images=args.n, layer=args.layer,
-        baseline=args.baseline, sanity=args.sanity, concepts=args.tcav, tcav_runs=args.tcav_runs, compare=args.compare,
-        seed=args.seed, progress=not args.quiet,
+        args.run,
+        args.data,
+        out=args.out,
+        overwrite=args.overwrite,
+        methods=methods,
+        n_images=args.n,
+        layer=args.layer,
+        baseline=args.baseline,
+        sanity=args.sanity,
+        concepts=args.tcav,
+        tcav_runs=args.tcav_runs,
+        compare=args.compare,
+        seed=args.seed,
+        progress=not args.quiet,
     )
     print(explanation.summary())
     return 0
@@ -78,9 +115,23 @@ def cmd_predict(args) -> int:
     from galmerge.catalog.stream import predict_survey
 
     result = predict_survey(
-        args.run, args.data, out=args.out, catalog=args.catalog, size=args.size, pixels=args.pixels, bands=_split_bands(args.bands),
-        overwrite=args.overwrite, resume=args.resume, backend=args.backend, tta=args.tta, prior=args.prior, ood=not args.no_ood,
-        cluster=args.cluster, batch_size=args.batch_size, part_rows=args.part_rows, progress=not args.quiet,
+        args.run,
+        args.data,
+        out=args.out,
+        catalog=args.catalog,
+        size=args.size,
+        pixels=args.pixels,
+        bands=_split_bands(args.bands),
+        overwrite=args.overwrite,
+        resume=args.resume,
+        backend=args.backend,
+        tta=args.tta,
+        prior=args.prior,
+        ood=not args.no_ood,
+        cluster=args.cluster,
+        batch_size=args.batch_size,
+        part_rows=args.part_rows,
+        progress=not args.quiet,
     )
     print(result.summary())
     return 0
@@ -89,9 +140,13 @@ def cmd_predict(args) -> int:
 def cmd_cutout(args) -> int:
     from galmerge.catalog.cutouts import cut_mosaics
 
-    result = cut_mosaics(args.mosaics, args.catalog, size=args.size, out=args.out, pixels=args.pixels, bands=_split_bands(args.bands), shard_rows=args.shard_rows, overwrite=args.overwrite, progress=not args.quiet)
+    result = cut_mosaics(
+        args.mosaics, args.catalog, size=args.size, out=args.out, pixels=args.pixels, bands=_split_bands(args.bands), shard_rows=args.shard_rows, overwrite=args.overwrite, progress=not args.quiet
+    )
     rate = result.n_objects / result.seconds if result.seconds > 0 else float("nan")
-    print(f"objects in {result.n_objects}, cutouts out {result.n_objects}, flagged {result.n_edge} at an edge and {result.n_no_pixels} without pixels, {result.seconds:.1f} s ({rate:,.0f} obj/s) -> {result.path}")
+    print(
+        f"objects in {result.n_objects}, cutouts out {result.n_objects}, flagged {result.n_edge} at an edge and {result.n_no_pixels} without pixels, {result.seconds:.1f} s ({rate:,.0f} obj/s) -> {result.path}"
+    )
     return 0
 
 
@@ -125,7 +180,9 @@ def cmd_mock(args) -> int:
     if args.benchmark:
         from galmerge.mocks.benchmarks import make_benchmark
 
-        manifest = make_benchmark(args.benchmark, args.out, n=args.n, seed=args.seed, workers=args.workers, progress=not args.quiet, overwrite=args.overwrite, shared_data=args.shared_data, recipe=args.recipe)
+        manifest = make_benchmark(
+            args.benchmark, args.out, n=args.n, seed=args.seed, workers=args.workers, progress=not args.quiet, overwrite=args.overwrite, shared_data=args.shared_data, recipe=args.recipe
+        )
         for domain, audit in manifest["audit"].items():
             print(f"{domain}: shortcut audit {'passed' if audit['passed'] else 'FLAGGED ' + ', '.join(audit['flagged'])}")
         print(f"wrote {args.out}/manifest.json")
@@ -211,7 +268,9 @@ def cmd_morph_predict(args) -> int:
 def cmd_morph_benchmark(args) -> int:
     from galmerge.morphology import benchmark_morphometry
 
-    result = benchmark_morphometry(args.run, args.data, out=args.out, fitter=not args.no_fitter, fitter_rows=args.fitter_n, fitter_catalog=args.fitter_catalog, overwrite=args.overwrite, progress=not args.quiet)
+    result = benchmark_morphometry(
+        args.run, args.data, out=args.out, fitter=not args.no_fitter, fitter_rows=args.fitter_n, fitter_catalog=args.fitter_catalog, overwrite=args.overwrite, progress=not args.quiet
+    )
     print(format_benchmark(result.record))
     print(f"wrote {result.path}")
     return 0
@@ -248,7 +307,18 @@ def cmd_morph_transfer(args) -> int:
     from astropy.table import Table
 
     pool_fits = Table.read(args.pool_fits, format="ascii.ecsv") if args.pool_fits else None
-    record = finetune_morphometry_curve(args.run, load_imageset(args.pool, progress=False), load_imageset(args.test, progress=False), n_labels=ks, pool_fits=pool_fits, out=args.out, epochs=args.epochs, seed=args.seed, overwrite=args.overwrite, progress=not args.quiet)
+    record = finetune_morphometry_curve(
+        args.run,
+        load_imageset(args.pool, progress=False),
+        load_imageset(args.test, progress=False),
+        n_labels=ks,
+        pool_fits=pool_fits,
+        out=args.out,
+        epochs=args.epochs,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
     for k in record["n_labels"]:
         point = record["points"][str(k)]
         print(f"K={k:4d}: " + ", ".join(f"{name} {value:.3f}" for name, value in point["r2"].items()) + (f" ({point['labels_dropped']} fits dropped)" if point["labels_dropped"] else ""))
@@ -257,8 +327,8 @@ def cmd_morph_transfer(args) -> int:
 
 
 def cmd_measure(args) -> int:
-    from galmerge.morphology import MorphologyOptions, measure_morphology
     from galmerge.data import load_imageset
+    from galmerge.morphology import MorphologyOptions, measure_morphology
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
@@ -317,7 +387,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         return p
 
-    train = common(sub.add_parser("train", help="train a classifier and evaluate it on its test split", description="Train on labelled data (split 70/10/20 by --seed), keep the best checkpoint by --monitor, and score the held-out test split. Options are grouped as in TrainConfig's sections; defaults in brackets."))
+    train = common(
+        sub.add_parser(
+            "train",
+            help="train a classifier and evaluate it on its test split",
+            description="Train on labelled data (split 70/10/20 by --seed), keep the best checkpoint by --monitor, and score the held-out test split. Options are grouped as in TrainConfig's sections; defaults in brackets.",
+        )
+    )
     train.add_argument("--source", help=f"labelled training {DATA_HELP}")
     train.add_argument("--target", help=f"images of the domain to adapt to (target labels are never used for training): {DATA_HELP}")
     train.add_argument("--config", type=Path, help="TOML file of training options (see TrainConfig); command-line options win")
@@ -328,10 +404,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_arguments(train)
     train.set_defaults(func=cmd_train)
 
-    finetune = common(sub.add_parser("finetune", help="fine-tune a run with K labelled target images; curve of target scores against K", description="Draws one class-balanced pool of labelled target images, fine-tunes the run's model on its first K for each K, and scores every copy on the same held-out rest."))
+    finetune = common(
+        sub.add_parser(
+            "finetune",
+            help="few-label transfer: the run fine-tuned on K labelled survey images, against the same labels alone; curve of scores against K",
+            description="Repeated stratified cross-validation over the labelled survey images: for every fold, K labels (half mergers) are drawn from the other folds; the run (after AdaBN on the unlabelled survey) is fine-tuned on them, and baselines (the same network from scratch, gradient boosting on image statistics) are trained on them; every labelled image is scored out of fold.",
+        )
+    )
     finetune.add_argument("run", type=Path, help="run directory")
-    finetune.add_argument("--target-labelled", required=True, help=f"labelled target images: {DATA_HELP}")
-    finetune.add_argument("--n-labels", default="0,25,50,100,200", help="comma-separated K values (default 0,25,50,100,200)")
+    finetune.add_argument("--target-labelled", required=True, help=f"labelled survey images: {DATA_HELP}")
+    finetune.add_argument("--unlabelled", help=f"unlabelled survey images for AdaBN (default: the run's target images): {DATA_HELP}")
+    finetune.add_argument("--n-labels", default="0,10,25,50,100", help="comma-separated K values (default 0,10,25,50,100)")
+    finetune.add_argument("--folds", type=int, default=5, help="stratified folds (default 5)")
+    finetune.add_argument("--repeats", type=int, default=2, help="repeats of the cross-validation (default 2)")
+    finetune.add_argument("--no-baselines", action="store_true", help="only the fine-tuned run (no from-scratch and statistics baselines)")
     finetune.add_argument("--out", type=Path, help="new folder (default <run>/finetune)")
     finetune.add_argument("--overwrite", action="store_true", help="replace --out if it is an earlier fine-tuning folder")
     add_finetune_arguments(finetune)
@@ -344,16 +430,60 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--overwrite", action="store_true", help="replace --out if it is an earlier evaluation")
     evaluate.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
     evaluate.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for intervals (default 1000)")
+    evaluate.add_argument("--adapt-bn", metavar="IMAGES", help=f"recompute BatchNorm statistics on these unlabelled images of the survey first (AdaBN; not saved): {DATA_HELP}")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    explain = common(sub.add_parser("explain", help="what a run's network looks at: activations, saliency, Grad-CAM, TCAV, sanity checks", description="Explain a run's model on images it never trained on: feature maps and dead filters, saliency, SmoothGrad, Integrated Gradients and Grad-CAM montages (scored against the ground-truth masks of mocks), and optionally TCAV concepts and randomisation sanity checks. Writes PNG figures and explain.json."))
+    adapt_bn = common(
+        sub.add_parser(
+            "adapt-bn",
+            help="recompute a run's BatchNorm statistics on a new survey's unlabelled images (AdaBN)",
+            description="Adds a BatchNorm domain with the statistics of the given unlabelled images to the run's model and predicts with it from then on; the model's other domains are kept.",
+        )
+    )
+    adapt_bn.add_argument("run", type=Path, help="run directory")
+    adapt_bn.add_argument("images", help=f"unlabelled images of the survey (labels are ignored): {DATA_HELP}")
+    adapt_bn.add_argument("--domain", default="survey", help="name of the new BatchNorm domain (default survey)")
+    adapt_bn.add_argument("--overwrite", action="store_true", help="replace a domain of that name")
+    adapt_bn.set_defaults(func=cmd_adapt_bn)
+
+    pretrain = common(
+        sub.add_parser(
+            "pretrain",
+            help="pretrain a network contrastively on a survey's unlabelled images (SimCLR)",
+            description="Self-supervised pretraining on unlabelled survey images; writes a model file to start training from (galmerge train --init-from FILE).",
+        )
+    )
+    pretrain.add_argument("images", help=f"unlabelled images of the survey: {DATA_HELP}")
+    pretrain.add_argument("--out", type=Path, required=True, help="model file to write (.safetensors)")
+    pretrain.add_argument("--model", default="deepmerge", help="architecture (default deepmerge)")
+    pretrain.add_argument("--epochs", type=int, default=40, help="passes over the images (default 40)")
+    pretrain.add_argument("--batch-size", type=int, default=256, help="images per step, two views each (default 256)")
+    pretrain.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
+    pretrain.add_argument("--temperature", type=float, default=0.2, help="of the contrastive loss (default 0.2)")
+    pretrain.add_argument("--seed", type=int, default=0)
+    pretrain.add_argument("--overwrite", action="store_true")
+    pretrain.set_defaults(func=cmd_pretrain)
+
+    explain = common(
+        sub.add_parser(
+            "explain",
+            help="what a run's network looks at: activations, saliency, Grad-CAM, TCAV, sanity checks",
+            description="Explain a run's model on images it never trained on: feature maps and dead filters, saliency, SmoothGrad, Integrated Gradients and Grad-CAM montages (scored against the ground-truth masks of mocks), and optionally TCAV concepts and randomisation sanity checks. Writes PNG figures and explain.json.",
+        )
+    )
     explain.add_argument("run", type=Path, help="run directory or model.safetensors")
     explain.add_argument("--data", required=True, help=f"images to explain: {DATA_HELP}")
     explain.add_argument("--methods", default="activations,saliency,smoothgrad,ig,gradcam", help="comma-separated, from activations, saliency, smoothgrad, ig, gradcam (default all)")
     explain.add_argument("--n", type=int, default=16, help="images in the montages, half mergers (default 16)")
     explain.add_argument("--layer", help="Grad-CAM layer (default the last conv block: relu3 for deepmerge, layer4 for resnet18)")
     explain.add_argument("--baseline", default="zeros", choices=["zeros", "blurred", "sky_noise"], help="Integrated Gradients baseline (default zeros: an image without light)")
-    explain.add_argument("--tcav", nargs="?", const="metadata", metavar="CONCEPTS_DIR", help="run TCAV for the merger class; concepts from CONCEPTS_DIR (one set per entry, random* entries as counterparts) or, without it, from the data's mock metadata and masks")
+    explain.add_argument(
+        "--tcav",
+        nargs="?",
+        const="metadata",
+        metavar="CONCEPTS_DIR",
+        help="run TCAV for the merger class; concepts from CONCEPTS_DIR (one set per entry, random* entries as counterparts) or, without it, from the data's mock metadata and masks",
+    )
     explain.add_argument("--tcav-runs", type=int, default=10, help="random counterpart sets per concept (default 10)")
     explain.add_argument("--sanity", action="store_true", help="cascading and independent model-randomisation checks (Adebayo et al. 2018)")
     explain.add_argument("--compare", help=f"a second set (e.g. the target domain) for a feature-space Grad-CAM comparison: {DATA_HELP}")
@@ -362,7 +492,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--overwrite", action="store_true", help="replace --out if it is an earlier explanation")
     explain.set_defaults(func=cmd_explain)
 
-    predict = common(sub.add_parser("predict", help="write a catalog of merger probabilities, streaming, resumable, on one machine or a Dask cluster", description="Predict p(merger) for every object and write the catalog as it goes (Parquet, FITS, ECSV or CSV by extension). A killed run continues with --resume."))
+    predict = common(
+        sub.add_parser(
+            "predict",
+            help="write a catalog of merger probabilities, streaming, resumable, on one machine or a Dask cluster",
+            description="Predict p(merger) for every object and write the catalog as it goes (Parquet, FITS, ECSV or CSV by extension). A killed run continues with --resume.",
+        )
+    )
     predict.add_argument("run", help="run directory or model.safetensors; RUN1,RUN2,... for an ensemble (mean and spread)")
     predict.add_argument("data", help=f"ImageSet .h5, folder of cutout shards (galmerge cutout), mosaics with --catalog, or {DATA_HELP}")
     predict.add_argument("--out", type=Path, required=True, help="catalog file: .parquet, .fits, .ecsv or .csv")
@@ -381,7 +517,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--part-rows", type=int, default=16384, help="rows per written part (the most a kill can cost)")
     predict.set_defaults(func=cmd_predict)
 
-    cutout = common(sub.add_parser("cutout", help="cut every source of a catalog from survey mosaics into ImageSet files", description="Cut sources from mosaics (one FITS per band, comma-separated; or folders of tiles) by their RA/Dec through the WCS; bands on other grids are reprojected; edge, off-footprint and NaN cutouts are flagged, never dropped."))
+    cutout = common(
+        sub.add_parser(
+            "cutout",
+            help="cut every source of a catalog from survey mosaics into ImageSet files",
+            description="Cut sources from mosaics (one FITS per band, comma-separated; or folders of tiles) by their RA/Dec through the WCS; bands on other grids are reprojected; edge, off-footprint and NaN cutouts are flagged, never dropped.",
+        )
+    )
     cutout.add_argument("mosaics", nargs="+", help="g.fits,r.fits,i.fits (bands of one tile), a multi-band FITS, or a folder of tiles")
     cutout.add_argument("--catalog", required=True, help="source list (CSV, ECSV, FITS) with RA/Dec (or x/y) and ids")
     cutout.add_argument("--size", required=True, help="cutout side: pixels (75), arcsec (3arcsec) or a radius column multiple (4*petroR90_r)")
@@ -408,9 +550,17 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--overwrite", action="store_true")
     convert.set_defaults(func=cmd_convert)
 
-    mock = common(sub.add_parser("mock", help="make labelled mock mergers and non-mergers for a survey", description="Draw mergers (restricted three-body encounters, by the recipe's merger definition) and non-mergers (the recipe's population), frame and observe both alike with a survey recipe, audit them for shortcuts, and save an ImageSet with labels, metadata and tidal/companion masks."))
+    mock = common(
+        sub.add_parser(
+            "mock",
+            help="make labelled mock mergers and non-mergers for a survey",
+            description="Draw mergers (restricted three-body encounters, by the recipe's merger definition) and non-mergers (the recipe's population), frame and observe both alike with a survey recipe, audit them for shortcuts, and save an ImageSet with labels, metadata and tidal/companion masks.",
+        )
+    )
     mock.add_argument("--recipe", help="survey recipe name or TOML file (galmerge mock --list)")
-    mock.add_argument("--benchmark", choices=["sim2sim", "sim2real-sdss"], help="write a ready-made domain-adaptation benchmark into the folder --out (--recipe replaces the sim2real-sdss source recipe)")
+    mock.add_argument(
+        "--benchmark", choices=["sim2sim", "sim2real-sdss"], help="write a ready-made domain-adaptation benchmark into the folder --out (--recipe replaces the sim2real-sdss source recipe)"
+    )
     mock.add_argument("--montage", action="store_true", help="write a labelled montage PNG (mergers by stage, non-mergers by kind, two depths)")
     mock.add_argument("--list", action="store_true", help="list the bundled recipes")
     mock.add_argument("--n", type=int, default=2000, help="images (per domain for --benchmark)")
@@ -480,14 +630,26 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--overwrite", action="store_true")
     measure.set_defaults(func=cmd_measure)
 
-    audit = common(sub.add_parser("audit", help="check labelled mocks for shortcuts: simple statistics that give the label away", description="Measure framing, background, display and shape statistics of every stamp and report how well each separates mergers from non-mergers (ROC-AUC), beside real labelled images when given, plus combined classifiers. Writes audit.json and audit.png; exits 1 when a statistic is flagged."))
+    audit = common(
+        sub.add_parser(
+            "audit",
+            help="check labelled mocks for shortcuts: simple statistics that give the label away",
+            description="Measure framing, background, display and shape statistics of every stamp and report how well each separates mergers from non-mergers (ROC-AUC), beside real labelled images when given, plus combined classifiers. Writes audit.json and audit.png; exits 1 when a statistic is flagged.",
+        )
+    )
     audit.add_argument("mocks", type=Path, help=f"labelled stamps: {DATA_HELP}")
     audit.add_argument("--real", help="real labelled images of the same kind (catalog CSV, ImageSet, folder), e.g. gz1_dev/labels.csv")
     audit.add_argument("--out", type=Path, help="folder for audit.json and audit.png (default <mocks>_audit)")
     audit.add_argument("--overwrite", action="store_true")
     audit.set_defaults(func=cmd_audit)
 
-    calibrate = common(sub.add_parser("calibrate", help="fit a survey recipe to real pictures of the survey (display, field of view, population, real sky)", description="Cut real sky backgrounds from unlabelled real pictures, fit the recipe's display, field of view and non-merger population so that mock statistics match the real ones, and write the calibrated recipe, its sky bank, a report and the realism score before and after. Labels are never used."))
+    calibrate = common(
+        sub.add_parser(
+            "calibrate",
+            help="fit a survey recipe to real pictures of the survey (display, field of view, population, real sky)",
+            description="Cut real sky backgrounds from unlabelled real pictures, fit the recipe's display, field of view and non-merger population so that mock statistics match the real ones, and write the calibrated recipe, its sky bank, a report and the realism score before and after. Labels are never used.",
+        )
+    )
     calibrate.add_argument("recipe", help="recipe name or TOML file with a [display] and fov_r90 (e.g. sdss-gri)")
     calibrate.add_argument("--real", required=True, help="unlabelled real pictures: a folder (with index.csv or images/), a catalog CSV or an ImageSet file")
     calibrate.add_argument("--out", type=Path, required=True, help="calibrated recipe (.toml); the sky bank and report are written beside it")
@@ -498,7 +660,13 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--overwrite", action="store_true")
     calibrate.set_defaults(func=cmd_calibrate)
 
-    observe = common(sub.add_parser("observe", help="make an idealised simulation image look like a survey's", description="Resample, convolve, add noise (and render colour JPEGs) to a FITS image with a kpc or arcsec pixel scale (CDELT1/CUNIT1, PIXKPC or PIXSCALE)."))
+    observe = common(
+        sub.add_parser(
+            "observe",
+            help="make an idealised simulation image look like a survey's",
+            description="Resample, convolve, add noise (and render colour JPEGs) to a FITS image with a kpc or arcsec pixel scale (CDELT1/CUNIT1, PIXKPC or PIXSCALE).",
+        )
+    )
     observe.add_argument("image", type=Path, help="FITS image (H, W) or cube (bands, H, W)")
     observe.add_argument("--recipe", required=True)
     observe.add_argument("--redshift", type=float, help="needed when the scale is in kpc")
@@ -508,7 +676,13 @@ def build_parser() -> argparse.ArgumentParser:
     observe.add_argument("--overwrite", action="store_true")
     observe.set_defaults(func=cmd_observe)
 
-    experiment = common(sub.add_parser("experiment", help="run a protocol (methods x seeds) and write the DeepMerge II table and a report", description="Trains every method of a TOML protocol for every seed, scores source and target, and writes table.csv/table.md, figures, experiment.json and report.html (see configs/)."))
+    experiment = common(
+        sub.add_parser(
+            "experiment",
+            help="run a protocol (methods x seeds) and write the DeepMerge II table and a report",
+            description="Trains every method of a TOML protocol for every seed, scores source and target, and writes table.csv/table.md, figures, experiment.json and report.html (see configs/).",
+        )
+    )
     experiment.add_argument("config", type=Path, help="protocol TOML (configs/sim2sim.toml, configs/sim2real-sdss.toml)")
     experiment.add_argument("--out", type=Path, help="new folder (default runs/experiment-<name>)")
     experiment.add_argument("--overwrite", action="store_true", help="replace --out if it is an earlier experiment")

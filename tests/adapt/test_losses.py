@@ -162,3 +162,38 @@ def test_adversarial_loss_reports_domain_accuracy():
     adversary = DomainAdversarialLoss(4, ramp=False)
     loss, accuracy = adversary(torch.randn(10, 4), torch.randn(10, 4) + 5.0)
     assert loss.item() > 0 and 0 <= accuracy.item() <= 1
+
+
+@pytest.mark.parametrize("estimator", ["biased", "unbiased"])
+def test_class_weighted_mmd_equals_mmd_of_the_reweighted_source(estimator):
+    """Weight 0 on one class is the MMD of the other class alone; equal weights change nothing."""
+    from galmerge.adapt.mmd import MMDLoss
+
+    torch.manual_seed(0)
+    source, target = torch.randn(40, 5), torch.randn(30, 5) + 0.5
+    labels = torch.arange(40) % 4 == 0
+    loss = MMDLoss(bandwidths=(0.5, 2.0, 8.0), estimator=estimator, clamp=False)
+    torch.testing.assert_close(loss(source, target, source_weights=torch.ones(40)), loss(source, target))
+    weights = torch.where(labels, 0.0, 1.0)
+    torch.testing.assert_close(loss(source, target, source_weights=weights), loss(source[~labels], target))
+
+
+def test_class_weights_for_prior_give_the_survey_mix():
+    from galmerge.adapt.prior import class_weights_for_prior
+
+    labels = torch.tensor([1, 1, 0, 0, 0, 1, 0, 0])  # 3/8 mergers
+    weights = class_weights_for_prior(labels, target_prior=0.02)
+    share = weights[labels == 1].sum() / weights.sum()
+    assert float(share) == pytest.approx(0.02)
+    assert float(weights.mean()) == pytest.approx(1.0)
+
+
+def test_weighted_domain_loss_with_unit_weights_is_unchanged():
+    from galmerge.adapt.adversarial import DomainAdversarialLoss
+
+    torch.manual_seed(1)
+    loss = DomainAdversarialLoss(6).eval()
+    source, target = torch.randn(10, 6), torch.randn(12, 6)
+    plain, _ = loss(source, target)
+    weighted, _ = loss(source, target, source_weights=torch.full((10,), 3.0))
+    torch.testing.assert_close(plain, weighted)

@@ -37,10 +37,7 @@ def test_test_time_augmentation_is_the_mean_and_spread_over_the_eight_symmetries
     augmented = predict(trained_run.trained, images, backend="torch", tta=True)
     # the same 8 views made independently: flip/rotate the raw images (preprocessing is per pixel
     # and per band, so it commutes with the symmetries), then predict each view without TTA
-    views = np.stack([
-        predict(trained_run.trained, dihedral_element(torch.from_numpy(images), element).contiguous().numpy(), backend="torch").p_merger
-        for element in range(8)
-    ])
+    views = np.stack([predict(trained_run.trained, dihedral_element(torch.from_numpy(images), element).contiguous().numpy(), backend="torch").p_merger for element in range(8)])
     assert len({tuple(np.round(v, 6)) for v in views}) > 1  # the views really differ
     np.testing.assert_allclose(augmented.p_merger, views.mean(axis=0), atol=1e-5)
     np.testing.assert_allclose(augmented.p_merger_std, views.std(axis=0), atol=1e-5)

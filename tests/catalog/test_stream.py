@@ -37,7 +37,7 @@ def test_killed_run_resumes_with_nothing_lost_or_doubled(trained_run, fresh_file
     kept = len(parts.done())
     assert not killed.exists() and 3 <= kept < 24, "the run was not interrupted mid-way"
     resumed = predict_survey(trained_run.run_dir, fresh_file, out=killed, resume=True, backend="torch", part_rows=50, batch_size=50, progress=False)
-    whole = predict_survey(trained_run.run_dir, fresh_file, out=tmp_path / "whole.parquet", backend="torch", part_rows=50, batch_size=50, progress=False)
+    predict_survey(trained_run.run_dir, fresh_file, out=tmp_path / "whole.parquet", backend="torch", part_rows=50, batch_size=50, progress=False)
     assert resumed.parts_resumed == kept  # the finished parts were kept, not recomputed
     table = pq.read_table(killed)
     ids = table.column("id").to_numpy()

@@ -65,3 +65,27 @@ def test_grouped_split_keeps_each_group_whole():
     assert 0.55 < len(split.train) / len(groups) < 0.85
     with pytest.raises(LabelError, match="both mergers and non-mergers"):
         stratified_split(np.array([0, 1, 1]), groups=np.array([5, 5, 6]), seed=0)
+
+
+def test_choosing_part_is_a_fixed_third_by_id():
+    from galmerge.data.splits import choosing_part
+
+    ids = np.arange(588848901537202306, 588848901537202306 + 3000)
+    chosen = choosing_part(ids)
+    assert 0.3 < chosen.mean() < 0.37  # a third, by a hash of the id
+    np.testing.assert_array_equal(choosing_part(ids[::-1]), chosen[::-1])  # per id, not per position
+    np.testing.assert_array_equal(choosing_part([str(i) for i in ids[:50]]), chosen[:50])  # ids as text too
+
+
+@pytest.mark.real_data
+def test_choosing_part_of_galaxy_zoo_1():
+    import csv
+    from pathlib import Path
+
+    from galmerge.data.splits import choosing_part
+
+    labels_file = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "gz1_dev" / "labels.csv"
+    rows = list(csv.DictReader(open(labels_file)))
+    chosen = choosing_part([r["objid"] for r in rows])
+    mergers = np.array([r["is_merger"] == "1" for r in rows])
+    assert (chosen.sum(), (chosen & mergers).sum()) == (1060, 18)

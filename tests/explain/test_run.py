@@ -47,8 +47,19 @@ def test_explain_run_writes_every_figure_and_the_numbers(explained, run):
     assert written["methods"] == ["activations", "saliency", "smoothgrad", "ig", "gradcam"]
     assert written["n_excluded"] == 0  # images the run never saw
     assert written["images"]["class"] == [1, 1, 1, 0, 0, 0]
-    expected = {"attributions_mergers", "attributions_non_mergers", "saliency_bands", "dead_filters", "activations_merger", "activations_non_merger",
-                "mask_scores", "randomisation_cascading", "randomisation_independent", "tcav", "feature_gradcam"}
+    expected = {
+        "attributions_mergers",
+        "attributions_non_mergers",
+        "saliency_bands",
+        "dead_filters",
+        "activations_merger",
+        "activations_non_merger",
+        "mask_scores",
+        "randomisation_cascading",
+        "randomisation_independent",
+        "tcav",
+        "feature_gradcam",
+    }
     assert set(report.figures) == expected
     assert report.to_dict() == written
     for path in report.figures.values():

@@ -39,8 +39,8 @@ def test_predicted_sigma_is_calibrated_on_heteroscedastic_toy_data():
     target = torch.from_numpy(y[:, None])
     net = RegressionNet(architecture="deepmerge", in_bands=1, input_size=8, n_targets=1, hidden=(32, 16))
     optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
-    train, test = slice(0, 2400), slice(2400, 3000)
-    for step in range(600):
+    test = slice(2400, 3000)  # trained on the first 2,400
+    for _ in range(600):
         rows = torch.randint(0, 2400, (128,))
         _, output = net(images[rows])
         loss = gaussian_nll(*net.split(output), target[rows]).mean()

@@ -15,7 +15,9 @@ from galmerge.data.imageset import ImageSet
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("morph")
-    assert main(["mock", "--recipe", "hst-f160w", "--task", "morphometry", "--n", "900", "--stamp-size", "24", "--r-e-pixels", "1,4", "--seed", "2", "--out", str(folder / "sersic.h5"), "--quiet"]) == 0
+    assert (
+        main(["mock", "--recipe", "hst-f160w", "--task", "morphometry", "--n", "900", "--stamp-size", "24", "--r-e-pixels", "1,4", "--seed", "2", "--out", str(folder / "sersic.h5"), "--quiet"]) == 0
+    )
     assert main(["morph", "train", "--source", str(folder / "sersic.h5"), "--out", str(folder / "run"), "--epochs", "6", "--quiet"]) == 0
     return folder
 

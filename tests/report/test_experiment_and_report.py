@@ -78,8 +78,11 @@ def test_one_seed_shows_intervals_and_no_spread():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 200)
     evaluation = score_predictions(labels, np.clip(labels * 0.3 + rng.random(200) * 0.7, 0, 1), n_bootstrap=100)
-    one = MethodResult({"method": "none"}, runs=[{"run_dir": "r", "source": evaluation, "target": evaluation, "epoch_time_s": 1.0}],
-                       summary={"source_roc_auc": SeedSummary.of([evaluation.roc_auc.value]), "target_roc_auc": SeedSummary.of([evaluation.roc_auc.value])})
+    one = MethodResult(
+        {"method": "none"},
+        runs=[{"run_dir": "r", "source": evaluation, "target": evaluation, "epoch_time_s": 1.0}],
+        summary={"source_roc_auc": SeedSummary.of([evaluation.roc_auc.value]), "target_roc_auc": SeedSummary.of([evaluation.roc_auc.value])},
+    )
     record = ExperimentRecord("x", [0], {}, methods={"noDA": one})
     header, rows = record.table("transfer")
     assert header[:3] == ["method", "target ROC-AUC", "target PR-AUC"]
@@ -97,7 +100,18 @@ def test_the_report_renders_with_its_figures_in_headless_chromium(experiment, tm
     body = text.split("<body>")[1]
     assert body.index("<h2>Summary</h2>") < body.index("<h2>Results</h2>") < body.index("<h2>Protocol</h2>")
     assert "<pre>" not in body.split("<h2>Protocol</h2>")[1].split("<h2>")[0]  # the protocol is a table, not a JSON dump
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=10000",
+    ]
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     figures = int(re.search(r'data-figures="(\d+)"', dom).group(1))
     rendered = int(re.search(r'data-rendered-figures="(\d+)"', dom).group(1))

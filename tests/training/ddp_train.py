@@ -21,6 +21,5 @@ args = parser.parse_args()
 if args.resume:
     train(resume=args.out, config=TrainConfig(epochs=args.epochs), progress=False)
 else:
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=2, accelerator="cpu", devices=args.devices, lr_schedule="constant",
-                         early_stopping_patience=0, n_bootstrap=200)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=2, accelerator="cpu", devices=args.devices, lr_schedule="constant", early_stopping_patience=0, n_bootstrap=200)
     train("toy:600", config=config, out=args.out, progress=False)

@@ -49,8 +49,12 @@ class DomainClassifier(nn.Module):
     def __init__(self, feature_dim: int, *, hidden: int = 1024, dropout: float = 0.5):
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Linear(feature_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(feature_dim, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
             nn.Linear(hidden, 1),
         )
         for layer, std in zip((self.layers[0], self.layers[3], self.layers[6]), (0.01, 0.01, 0.3)):
@@ -85,12 +89,20 @@ class DomainAdversarialLoss(nn.Module):
         self.gamma = gamma
         self.lr_multiplier = lr_multiplier
 
-    def forward(self, source: torch.Tensor, target: torch.Tensor, *, progress: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns (loss, domain accuracy); the accuracy is of the step's predictions, for monitoring."""
+    def forward(self, source: torch.Tensor, target: torch.Tensor, *, progress: float = 1.0, source_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (loss, domain accuracy); the accuracy is of the step's predictions, for monitoring.
+
+        ``source_weights`` (N_source,) reweigh the source images in the domain loss (normalised to
+        a mean of 1), e.g. by class so the source the adversary sees has the survey's merger fraction.
+        """
         coefficient = ganin_coefficient(progress, self.gamma) if self.ramp else 1.0
         features = reverse_gradient(torch.cat([source, target]).flatten(1), coefficient)
         logits = self.classifier(features)
         domain = torch.cat([torch.ones(len(source)), torch.zeros(len(target))]).to(logits)
-        loss = F.binary_cross_entropy_with_logits(logits, domain)
+        weights = None
+        if source_weights is not None:
+            source_weights = source_weights.to(logits) * len(source) / source_weights.sum()
+            weights = torch.cat([source_weights, torch.ones(len(target)).to(logits)])
+        loss = F.binary_cross_entropy_with_logits(logits, domain, weight=weights)
         accuracy = ((logits.detach() > 0).float() == domain).float().mean()
         return loss, accuracy

@@ -53,6 +53,7 @@ __all__ = [
     "DANNOptions",
     "FisherOptions",
     "EntropyOptions",
+    "SelfTrainingOptions",
     "NoOptions",
 ]
 
@@ -68,6 +69,7 @@ class MMDOptions:
 
     bandwidths: str = option("deepmerge", "kernel widths: DeepMerge II's 19 fixed values, or the median heuristic", choices=("deepmerge", "median"))
     estimator: str = option("biased", "biased (clamped at 0, as DeepMerge II) or unbiased U-statistic", choices=("biased", "unbiased"))
+    class_weighted: bool = option(False, "weigh the source classes to the survey's estimated merger fraction before aligning (Yan et al. 2017)")
 
     def __post_init__(self):
         coerce_fields(self, prefix="mmd_")
@@ -79,6 +81,7 @@ class DANNOptions:
 
     ramp: bool = option(True, "Ganin et al.'s 2/(1+exp(-10 p))-1 ramp of the reversed gradient (DeepMerge II: off)")
     lr_multiplier: float = option(0.1, "learning-rate factor of the domain classifier (DeepMerge II's ad_net_mult_lr)")
+    class_weighted: bool = option(False, "weigh the source classes to the survey's estimated merger fraction in the domain loss")
 
     def __post_init__(self):
         coerce_fields(self, prefix="dann_")
@@ -116,6 +119,22 @@ class EntropyOptions:
         coerce_fields(self, prefix="entropy_")
         if self.weight < 0:
             raise ConfigError(f"entropy_weight must be >= 0, got {self.weight}")
+
+
+@dataclass
+class SelfTrainingOptions:
+    """Self-training on class-balanced pseudo-labels of the target, with FixMatch-style strong views (:class:`~galmerge.adapt.self_training.SelfTrainingTerm`)."""
+
+    weight: float = option(1.0, "weight of the cross-entropy on pseudo-labelled target images")
+    portion: float = option(0.5, "share of each class's expected members of the survey that is pseudo-labelled each epoch")
+    start: float = option(0.3, "fraction of the training after which pseudo-labels are used")
+    min_confidence: float = option(0.5, "smallest posterior of its class (moved to the survey's merger fraction) a pseudo-label needs")
+    strong_views: bool = option(True, "train on strong views (rotation, zoom, blur, noise, colour, stretch) of the pseudo-labelled images")
+
+    def __post_init__(self):
+        coerce_fields(self, prefix="self_training_")
+        if self.weight < 0 or not 0 < self.portion <= 1 or not 0 <= self.start < 1 or not 0 <= self.min_confidence < 1:
+            raise ConfigError(f"self-training needs weight >= 0, portion in (0, 1], start in [0, 1) and min_confidence in [0, 1), got {self}")
 
 
 @dataclass(frozen=True)
@@ -195,13 +214,19 @@ def _build_mmd(options: MMDOptions, *, feature_dim: int, transfer_weight: float)
     from galmerge.adapt.terms import MMDTerm
 
     bandwidths = "median" if options.bandwidths == "median" else DEEPMERGE_BANDWIDTHS
-    return MMDTerm(weight=transfer_weight, bandwidths=bandwidths, estimator=options.estimator, clamp=options.estimator == "biased")
+    return MMDTerm(weight=transfer_weight, bandwidths=bandwidths, estimator=options.estimator, clamp=options.estimator == "biased", class_weighted=options.class_weighted)
 
 
 def _build_dann(options: DANNOptions, *, feature_dim: int, transfer_weight: float):
     from galmerge.adapt.terms import DANNTerm
 
-    return DANNTerm(feature_dim, weight=transfer_weight, ramp=options.ramp, lr_multiplier=options.lr_multiplier)
+    return DANNTerm(feature_dim, weight=transfer_weight, ramp=options.ramp, lr_multiplier=options.lr_multiplier, class_weighted=options.class_weighted)
+
+
+def _build_self_training(options: SelfTrainingOptions, *, feature_dim: int, transfer_weight: float):
+    from galmerge.adapt.self_training import SelfTrainingTerm
+
+    return SelfTrainingTerm(weight=options.weight, portion=options.portion, start=options.start, min_confidence=options.min_confidence, strong_views=options.strong_views)
 
 
 def _build_coral(options: NoOptions, *, feature_dim: int, transfer_weight: float):
@@ -228,3 +253,4 @@ register(AdaptationMethod("dann", "transfer", "adversarial: a domain classifier 
 register(AdaptationMethod("coral", "transfer", "Deep CORAL: align the feature covariances", NoOptions, _build_coral))
 register(AdaptationMethod("fisher", "extra", "Fisher loss: compact, well-separated classes in the source features", FisherOptions, _build_fisher, target="unused"))
 register(AdaptationMethod("entropy", "extra", "entropy minimisation of the source and target predictions", EntropyOptions, _build_entropy, target="optional"))
+register(AdaptationMethod("self_training", "extra", "self-training: class-balanced pseudo-labels of the target, learned under strong views", SelfTrainingOptions, _build_self_training))

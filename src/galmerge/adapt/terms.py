@@ -10,6 +10,7 @@ registry (:func:`galmerge.adapt.registry.build_loss_terms`) and added to the tas
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -29,8 +30,8 @@ __all__ = ["StepOutputs", "MMDTerm", "DANNTerm", "CORALTerm", "FisherTerm", "Ent
 class StepOutputs:
     """What one training step computed, as loss terms see it.
 
-    The source and target images go through the network in one forward pass (so BatchNorm
-    sees both domains, as in DeepMerge II); the halves are split here.
+    The source and target images went through the network together (plain BatchNorm) or each
+    with its own domain's BatchNorm statistics; the halves are split here.
 
     Attributes
     ----------
@@ -40,6 +41,13 @@ class StepOutputs:
         ``None`` without a target stream.
     progress : float
         Fraction of all planned optimiser steps done, in [0, 1] (for schedules such as DANN's).
+    target_images : Tensor or None
+        The (weakly augmented) target batch itself, for terms that make other views of it.
+    target_rows : Tensor of int64 or None
+        Rows of the target images in the target set.
+    forward_target : callable or None
+        ``forward_target(images) -> (features, logits)`` with the target domain's BatchNorm
+        statistics: a second pass for other views of the target batch.
     """
 
     features_source: torch.Tensor
@@ -48,6 +56,9 @@ class StepOutputs:
     features_target: torch.Tensor | None
     logits_target: torch.Tensor | None
     progress: float
+    target_images: torch.Tensor | None = None
+    target_rows: torch.Tensor | None = None
+    forward_target: Callable | None = None
 
 
 def _need_target(outputs, name):
@@ -55,27 +66,50 @@ def _need_target(outputs, name):
         raise ConfigError(f"the {name} loss needs target images (--target)")
 
 
-class MMDTerm(nn.Module):
-    def __init__(self, *, weight: float = 1.0, **options):
+class _ClassWeighted:
+    """Source weights that give the aligned source the survey's merger fraction (class-weighted alignment).
+
+    The survey prior is pushed in once per epoch (``refresh_from_target``, by
+    :class:`galmerge.training.callbacks.TargetRefresh`); until then the source is unweighted.
+    """
+
+    class_weighted = False
+    survey_prior: float | None = None
+
+    def refresh_from_target(self, p_merger, rows, *, n_rows: int, prior: float, train_prior: float) -> None:
+        self.survey_prior = prior
+
+    def source_weights(self, outputs):
+        if not self.class_weighted or self.survey_prior is None:
+            return None
+        from galmerge.adapt.prior import class_weights_for_prior
+
+        return class_weights_for_prior(outputs.labels_source, target_prior=min(max(self.survey_prior, 1e-3), 1 - 1e-3)).to(outputs.features_source)
+
+
+class MMDTerm(_ClassWeighted, nn.Module):
+    def __init__(self, *, weight: float = 1.0, class_weighted: bool = False, **options):
         super().__init__()
         self.weight, self.loss = weight, MMDLoss(**options)
         self.last_metrics: dict[str, torch.Tensor] = {}
+        self.class_weighted = class_weighted
 
     def forward(self, outputs):
         _need_target(outputs, "MMD")
-        return self.weight * self.loss(outputs.features_source, outputs.features_target)
+        return self.weight * self.loss(outputs.features_source, outputs.features_target, source_weights=self.source_weights(outputs))
 
 
-class DANNTerm(nn.Module):
-    def __init__(self, feature_dim: int, *, weight: float = 1.0, **options):
+class DANNTerm(_ClassWeighted, nn.Module):
+    def __init__(self, feature_dim: int, *, weight: float = 1.0, class_weighted: bool = False, **options):
         super().__init__()
         self.weight, self.loss = weight, DomainAdversarialLoss(feature_dim, **options)
         self.last_metrics: dict[str, torch.Tensor] = {}
         self.lr_multiplier = self.loss.lr_multiplier
+        self.class_weighted = class_weighted
 
     def forward(self, outputs):
         _need_target(outputs, "adversarial")
-        loss, accuracy = self.loss(outputs.features_source, outputs.features_target, progress=outputs.progress)
+        loss, accuracy = self.loss(outputs.features_source, outputs.features_target, progress=outputs.progress, source_weights=self.source_weights(outputs))
         self.last_metrics = {"domain_accuracy": accuracy}
         return self.weight * loss
 

@@ -9,7 +9,24 @@ from galmerge.catalog.uncertainty import FeatureDensity, shift_prior
 from galmerge.catalog.writer import read_catalog
 
 __all__ = [
-    "BACKENDS", "CATALOG_FLAGS", "SURVEY_FLAGS", "CutoutSummary", "FeatureDensity", "MosaicCutter", "SurveyCatalog", "cut_mosaics",
-    "export_onnx", "make_backend", "onnx_available", "predict", "predict_catalog", "predict_catalog_file", "predict_proba", "predict_survey",
-    "read_catalog", "read_onnx_metadata", "shift_prior", "write_table",
+    "BACKENDS",
+    "CATALOG_FLAGS",
+    "SURVEY_FLAGS",
+    "CutoutSummary",
+    "FeatureDensity",
+    "MosaicCutter",
+    "SurveyCatalog",
+    "cut_mosaics",
+    "export_onnx",
+    "make_backend",
+    "onnx_available",
+    "predict",
+    "predict_catalog",
+    "predict_catalog_file",
+    "predict_proba",
+    "predict_survey",
+    "read_catalog",
+    "read_onnx_metadata",
+    "shift_prior",
+    "write_table",
 ]

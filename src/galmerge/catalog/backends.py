@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import nn
 
 from galmerge.catalog.export import write_onnx_graph
@@ -32,8 +31,6 @@ def onnx_available() -> bool:
     except ImportError:
         return False
     return True
-
-
 
 
 class OnnxBackend:

@@ -325,4 +325,3 @@ def cutout_shards(folder) -> list[Path]:
     if manifest.exists():
         return [folder / name for name in json.loads(manifest.read_text())["shards"]]
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".h5", ".hdf5"))
-

@@ -62,9 +62,13 @@ def write_onnx_graph(model: nn.Module, path, *, input_shape: tuple[int, int, int
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's deprecation notices are not the user's concern
             torch.onnx.export(
-                _Outputs(model).eval(), (torch.zeros((2, *input_shape)),), str(partial),
-                input_names=["images"], output_names=["logits", "features"],
-                dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}}, dynamo=False,
+                _Outputs(model).eval(),
+                (torch.zeros((2, *input_shape)),),
+                str(partial),
+                input_names=["images"],
+                output_names=["logits", "features"],
+                dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}},
+                dynamo=False,
             )
         if metadata:
             graph = onnx.load(str(partial))
@@ -134,7 +138,7 @@ def read_onnx_metadata(path) -> dict:
         graph = onnx.load(str(path), load_external_data=False)
     except Exception as error:  # protobuf raises DecodeError and others on a corrupt file
         raise DataError(f"{path}: not a readable ONNX file ({type(error).__name__}: {error})") from None
-    return {p.key[len(_PREFIX):]: json.loads(p.value) for p in graph.metadata_props if p.key.startswith(_PREFIX)}
+    return {p.key[len(_PREFIX) :]: json.loads(p.value) for p in graph.metadata_props if p.key.startswith(_PREFIX)}
 
 
 def _is_onnx(path: Path) -> bool:

@@ -130,6 +130,7 @@ def fit_ood_reference(member: Member, *, batch_size: int = 512):
     over up to 2,000 images of the validation split (never used for fitting).
     """
     from galmerge.catalog.uncertainty import FeatureDensity
+
     run_dir = member.path.parent
     if not (run_dir / _RUN_CONFIG).exists():
         return None, "a model file without its run directory: no training images to compare with"

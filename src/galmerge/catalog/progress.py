@@ -41,7 +41,13 @@ class ObjectProgress:
         rate = (self.done - self.start_count) / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else float("nan")
         percent = 100.0 * self.done / self.total if self.total else 100.0
-        print(f"{self.desc}: {self.done:,}/{self.total:,} objects ({percent:.0f} %), {rate:,.0f} obj/s, ETA {eta:.0f} s" if eta == eta else f"{self.desc}: {self.done:,}/{self.total:,} objects ({percent:.0f} %)", file=sys.stderr, flush=True)
+        print(
+            f"{self.desc}: {self.done:,}/{self.total:,} objects ({percent:.0f} %), {rate:,.0f} obj/s, ETA {eta:.0f} s"
+            if eta == eta
+            else f"{self.desc}: {self.done:,}/{self.total:,} objects ({percent:.0f} %)",
+            file=sys.stderr,
+            flush=True,
+        )
         self.next_line = time.perf_counter() + min(60.0, max(5.0, 0.1 * self.total / rate if rate > 0 else 5.0))
 
     @property

@@ -80,9 +80,16 @@ class CatalogJob:
         """The settings that decide the numbers: a resumed catalog must share them."""
         ood_digest = hashlib.sha256(b"".join(np.ascontiguousarray(v).tobytes() for arrays in self.ood for v in arrays.values())).hexdigest()
         return {
-            "models": [m["sha256"] for m in self.header["models"]], "input": asdict(self.input), "n_rows": self.n_rows,
-            "part_rows": self.part_rows, "chunk_rows": self.chunk_rows, "batch_size": self.batch_size, "backend": self.header["backend"],
-            "tta": self.tta, "survey_prior": self.survey_prior, "ood": ood_digest if self.ood else None,
+            "models": [m["sha256"] for m in self.header["models"]],
+            "input": asdict(self.input),
+            "n_rows": self.n_rows,
+            "part_rows": self.part_rows,
+            "chunk_rows": self.chunk_rows,
+            "batch_size": self.batch_size,
+            "backend": self.header["backend"],
+            "tta": self.tta,
+            "survey_prior": self.survey_prior,
+            "ood": ood_digest if self.ood else None,
         }
 
 
@@ -103,8 +110,7 @@ class SurveyCatalog:
         counts = ", ".join(f"{name} {count}" for name, count in self.flag_counts.items() if count)
         rate = self.n_rows / self.seconds if self.seconds > 0 else float("nan")
         resumed = f"; {self.parts_resumed} parts kept from before" if self.parts_resumed else ""
-        return (f"objects in {self.n_objects}, rows out {self.n_rows}, flagged {self.n_flagged}{f' ({counts})' if counts else ''}, "
-                f"{self.seconds:.1f} s ({rate:,.0f} obj/s){resumed} -> {self.path}")
+        return f"objects in {self.n_objects}, rows out {self.n_rows}, flagged {self.n_flagged}{f' ({counts})' if counts else ''}, {self.seconds:.1f} s ({rate:,.0f} obj/s){resumed} -> {self.path}"
 
 
 @functools.lru_cache(maxsize=4)
@@ -255,10 +261,27 @@ def predict_survey(
     reader = open_input(spec)
     for member in members:
         if member.trained.spec.in_bands != len(reader.bands):
-            raise ModelMismatchError(f"{reader.source}: {len(reader.bands)} bands ({', '.join(reader.bands)}), but {member.path} was trained on {member.trained.spec.in_bands} ({', '.join(member.trained.bands)})")
+            raise ModelMismatchError(
+                f"{reader.source}: {len(reader.bands)} bands ({', '.join(reader.bands)}), but {member.path} was trained on {member.trained.spec.in_bands} ({', '.join(member.trained.bands)})"
+            )
     parts = CatalogParts(out)
-    job = _make_job(out, runs, members, spec, len(reader), parts, resuming=resuming, source=reader.source, backend=backend, tta=tta, prior=prior, ood=ood,
-                    batch_size=batch_size, chunk_rows=chunk_rows, part_rows=part_rows)
+    job = _make_job(
+        out,
+        runs,
+        members,
+        spec,
+        len(reader),
+        parts,
+        resuming=resuming,
+        source=reader.source,
+        backend=backend,
+        tta=tta,
+        prior=prior,
+        ood=ood,
+        batch_size=batch_size,
+        chunk_rows=chunk_rows,
+        part_rows=part_rows,
+    )
     parts.start(job.state(), resume=resuming)
     _save_ood_references(job, parts)
     done = parts.done()
@@ -275,9 +298,14 @@ def predict_survey(
     flags = _read_flags(path)
     counts = {"edge": EDGE_FLAG, "no pixels": NO_PIXELS_FLAG, "out of distribution": OOD_FLAG, "non-finite filled": 1}
     return SurveyCatalog(
-        path=Path(path), n_objects=len(reader), n_rows=len(flags), n_flagged=int((flags != 0).sum()),
-        flag_counts={name: int(((flags & bit) > 0).sum()) for name, bit in counts.items()}, seconds=time.perf_counter() - started,
-        parts_resumed=len(done), header=job.header,
+        path=Path(path),
+        n_objects=len(reader),
+        n_rows=len(flags),
+        n_flagged=int((flags != 0).sum()),
+        flag_counts={name: int(((flags & bit) > 0).sum()) for name, bit in counts.items()},
+        seconds=time.perf_counter() - started,
+        parts_resumed=len(done),
+        header=job.header,
     )
 
 
@@ -304,8 +332,17 @@ def _make_job(out, runs, members, spec, n_rows, parts, *, resuming, source, back
         "galmerge_version": __version__,
         "source": source,
         "n_objects": n_rows,
-        "models": [{"path": str(m.path), "architecture": m.trained.spec.architecture, "sha256": m.sha256, "bands": list(m.trained.bands),
-                    "thresholds": m.trained.spec.thresholds, "target_recall": m.trained.spec.target_recall} for m in members],
+        "models": [
+            {
+                "path": str(m.path),
+                "architecture": m.trained.spec.architecture,
+                "sha256": m.sha256,
+                "bands": list(m.trained.bands),
+                "thresholds": m.trained.spec.thresholds,
+                "target_recall": m.trained.spec.target_recall,
+            }
+            for m in members
+        ],
         "model_sha256": [m.sha256 for m in members],
         "ensemble_size": len(members),
         "backend": members[0].runner.name,
@@ -318,8 +355,22 @@ def _make_job(out, runs, members, spec, n_rows, parts, *, resuming, source, back
         "flags": {str(bit): text for bit, text in SURVEY_FLAGS.items()},
         "columns": COLUMNS,
     }
-    return CatalogJob(out=str(out), runs=runs, input=spec, n_rows=n_rows, part_rows=part_rows, chunk_rows=chunk_rows, batch_size=batch_size, backend=backend,
-                      tta=tta, survey_prior=prior, training_priors=tuple(p for p, _ in priors), thresholds=thresholds, ood=tuple(ood_arrays), header=header)
+    return CatalogJob(
+        out=str(out),
+        runs=runs,
+        input=spec,
+        n_rows=n_rows,
+        part_rows=part_rows,
+        chunk_rows=chunk_rows,
+        batch_size=batch_size,
+        backend=backend,
+        tta=tta,
+        survey_prior=prior,
+        training_priors=tuple(p for p, _ in priors),
+        thresholds=thresholds,
+        ood=tuple(ood_arrays),
+        header=header,
+    )
 
 
 def _ood_references(members, parts: CatalogParts, *, resuming: bool):

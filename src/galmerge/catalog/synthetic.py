@@ -23,11 +23,22 @@ def tan_header(*, shape, centre_deg, pixel_scale_arcsec: float, rotation_deg: fl
     scale = pixel_scale_arcsec / 3600.0
     angle = np.radians(rotation_deg)
     header = fits.Header()
-    header.update({
-        "CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": centre_deg[0], "CRVAL2": centre_deg[1],
-        "CRPIX1": x0 + 1, "CRPIX2": y0 + 1, "CUNIT1": "deg", "CUNIT2": "deg",
-        "CD1_1": -scale * np.cos(angle), "CD1_2": scale * np.sin(angle), "CD2_1": scale * np.sin(angle), "CD2_2": scale * np.cos(angle),
-    })
+    header.update(
+        {
+            "CTYPE1": "RA---TAN",
+            "CTYPE2": "DEC--TAN",
+            "CRVAL1": centre_deg[0],
+            "CRVAL2": centre_deg[1],
+            "CRPIX1": x0 + 1,
+            "CRPIX2": y0 + 1,
+            "CUNIT1": "deg",
+            "CUNIT2": "deg",
+            "CD1_1": -scale * np.cos(angle),
+            "CD1_2": scale * np.sin(angle),
+            "CD2_1": scale * np.sin(angle),
+            "CD2_2": scale * np.cos(angle),
+        }
+    )
     return header
 
 

@@ -24,6 +24,8 @@ __all__ = ["load_files", "load_directory", "load_catalog_csv", "band_sort_key"] 
 FILE_COLUMNS = ("file", "filename", "file_name", "path", "image")
 LABEL_COLUMNS = ("is_merger", "label", "merger")
 ID_COLUMNS = ("id", "objid", "object_id", "galaxy_id", "iauname", "name")
+
+
 def _suffix(path: Path) -> str:
     name = path.name.lower()
     for suffix in FITS_SUFFIXES + PICTURE_SUFFIXES:
@@ -112,8 +114,7 @@ def load_files(
             if pixels.shape[0] != first_pixels.shape[0]:
                 raise DataError(f"{paths[0]}: {pixels.shape[0]} bands, but {objects[0][0]} has {first_pixels.shape[0]}")
             raise DataError(
-                f"{paths[0]}: image of {pixels.shape[1]}x{pixels.shape[2]} px, but {objects[0][0]} is "
-                f"{first_pixels.shape[1]}x{first_pixels.shape[2]}; pass size (--size N) to resize all to one size"
+                f"{paths[0]}: image of {pixels.shape[1]}x{pixels.shape[2]} px, but {objects[0][0]} is {first_pixels.shape[1]}x{first_pixels.shape[2]}; pass size (--size N) to resize all to one size"
             )
         if bands is None and len(objects[0]) == 1 and object_bands != first_bands:
             raise DataError(f"{paths[0]}: bands {object_bands} differ from {objects[0][0]}'s {first_bands}")

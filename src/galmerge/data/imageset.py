@@ -46,19 +46,14 @@ def validate_binary_labels(labels, *, n_images: int, source: str) -> np.ndarray:
     if array.ndim != 1:
         raise LabelError(f"{source}: labels must be one-dimensional, got shape {array.shape}")
     if len(array) != n_images:
-        raise LabelError(
-            f"{source}: {len(array)} labels for {n_images} images; the counts must match"
-        )
+        raise LabelError(f"{source}: {len(array)} labels for {n_images} images; the counts must match")
     if array.dtype.kind not in "biuf":
         raise LabelError(f"{source}: labels must be numbers 0 or 1, got dtype {array.dtype}")
     good = (array == 0) | (array == 1)
     if not good.all():
         bad = np.unique(array[~good])
         shown = ", ".join(repr(v.item()) for v in bad[:5])
-        raise LabelError(
-            f"{source}: labels must be 0 (non-merger) or 1 (merger); found {int((~good).sum())} "
-            f"other values ({shown}{', ...' if len(bad) > 5 else ''})"
-        )
+        raise LabelError(f"{source}: labels must be 0 (non-merger) or 1 (merger); found {int((~good).sum())} other values ({shown}{', ...' if len(bad) > 5 else ''})")
     return array.astype(np.int8)
 
 
@@ -104,10 +99,7 @@ class ImageSet:
     ):
         array = np.asarray(images)
         if array.ndim != 4:
-            raise DataError(
-                f"{source}: images must have shape (N, bands, height, width), got {array.ndim} "
-                f"dimensions {array.shape}"
-            )
+            raise DataError(f"{source}: images must have shape (N, bands, height, width), got {array.ndim} dimensions {array.shape}")
         if array.dtype.kind not in "biuf":
             raise DataError(f"{source}: images must be numeric, got dtype {array.dtype}")
         self.images = np.ascontiguousarray(array, dtype=np.float32)
@@ -317,10 +309,7 @@ def concatenate(sets: Sequence[ImageSet]) -> ImageSet:
         if other.image_shape != first.image_shape:
             raise DataError(f"{other.source}: images of {other.image_shape} px, but {first.source} has {first.image_shape}")
         if other.pixel_scale_arcsec != first.pixel_scale_arcsec:
-            raise DataError(
-                f"{other.source}: pixel scale {other.pixel_scale_arcsec} arcsec differs from "
-                f"{first.source}'s {first.pixel_scale_arcsec}"
-            )
+            raise DataError(f"{other.source}: pixel scale {other.pixel_scale_arcsec} arcsec differs from {first.source}'s {first.pixel_scale_arcsec}")
     labelled = [s.labels is not None for s in sets]
     if any(labelled) and not all(labelled):
         raise LabelError("cannot concatenate labelled and unlabelled image sets")

@@ -48,10 +48,7 @@ def read_npy_float32(path) -> np.ndarray:
             target = flat[start : start + count] if buffer is None else buffer[:count]
             got = handle.readinto(target.data.cast("B"))
             if got != count * dtype.itemsize:
-                raise DataError(
-                    f"{path}: file is truncated: header promises shape {shape} of {dtype}, "
-                    f"data ends after {start * dtype.itemsize + got} bytes"
-                )
+                raise DataError(f"{path}: file is truncated: header promises shape {shape} of {dtype}, data ends after {start * dtype.itemsize + got} bytes")
             if buffer is not None:
                 flat[start : start + count] = target
     return out
@@ -112,10 +109,7 @@ def load_npy(
             hint = " (a single band? use X[:, None])"
         raise DataError(f"{x_path}: expected 4 dimensions (N, bands, height, width), got shape {images.shape}{hint}")
     if images.shape[1] > 16 and images.shape[3] <= 16:
-        raise DataError(
-            f"{x_path}: shape {images.shape} looks channels-last; galmerge wants (N, bands, height, width): "
-            "use X.transpose(0, 3, 1, 2)"
-        )
+        raise DataError(f"{x_path}: shape {images.shape} looks channels-last; galmerge wants (N, bands, height, width): use X.transpose(0, 3, 1, 2)")
     labels = None
     if y_path is not None:
         y_path = Path(y_path)
@@ -134,6 +128,4 @@ def load_npy(
     images, fractions = fill_nonfinite(images, source=str(x_path), bands=bands, policy=nonfinite)
     meta = Table({"id": np.arange(len(images), dtype=np.int64), "nonfinite_fraction": fractions})
     source = str(x_path) if y_path is None else f"{x_path},{y_path}"
-    return ImageSet(
-        images, bands=bands, labels=labels, meta=meta, pixel_scale_arcsec=pixel_scale_arcsec, source=source
-    )
+    return ImageSet(images, bands=bands, labels=labels, meta=meta, pixel_scale_arcsec=pixel_scale_arcsec, source=source)

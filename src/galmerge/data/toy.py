@@ -98,25 +98,48 @@ def make_toy_mergers(
     cy = centre + uniform(-1.5, 1.5) - np.sin(direction) * separation * secondary_share
 
     primary = _profile(
-        yy, xx, x0=cx, y0=cy, r_eff=uniform(3.0, 7.0) * scale, axis_ratio=uniform(0.4, 1.0),
-        angle=uniform(0, np.pi), sersic_n=uniform(0.8, 2.5),
+        yy,
+        xx,
+        x0=cx,
+        y0=cy,
+        r_eff=uniform(3.0, 7.0) * scale,
+        axis_ratio=uniform(0.4, 1.0),
+        angle=uniform(0, np.pi),
+        sersic_n=uniform(0.8, 2.5),
     )
     secondary = _profile(
-        yy, xx, x0=cx + np.cos(direction) * separation, y0=cy + np.sin(direction) * separation,
-        r_eff=np.where(projected, uniform(1.0, 2.5), uniform(2.0, 5.0)) * scale, axis_ratio=uniform(0.4, 1.0),
-        angle=uniform(0, np.pi), sersic_n=uniform(0.8, 2.5),
+        yy,
+        xx,
+        x0=cx + np.cos(direction) * separation,
+        y0=cy + np.sin(direction) * separation,
+        r_eff=np.where(projected, uniform(1.0, 2.5), uniform(2.0, 5.0)) * scale,
+        axis_ratio=uniform(0.4, 1.0),
+        angle=uniform(0, np.pi),
+        sersic_n=uniform(0.8, 2.5),
     )
     tail = _arc(
-        yy, xx, x0=cx, y0=cy, radius=uniform(10.0, 20.0) * scale, start=direction + uniform(-0.5, 0.5),
-        length=uniform(1.0, 2.5), width=uniform(1.5, 3.0) * scale,
+        yy,
+        xx,
+        x0=cx,
+        y0=cy,
+        radius=uniform(10.0, 20.0) * scale,
+        start=direction + uniform(-0.5, 0.5),
+        length=uniform(1.0, 2.5),
+        width=uniform(1.5, 3.0) * scale,
     )
     tail_share = np.where(is_merger, uniform(0.0, 0.08), 0.0)
     has_star = (~is_merger) & (rng.random(shape) < 0.3)
     star_angle = uniform(0, 2 * np.pi)
     star_distance = uniform(20.0, 30.0) * scale
     star = _profile(
-        yy, xx, x0=centre + np.cos(star_angle) * star_distance, y0=centre + np.sin(star_angle) * star_distance,
-        r_eff=np.full(shape, 1.0), axis_ratio=np.ones(shape), angle=np.zeros(shape), sersic_n=np.full(shape, 0.5),
+        yy,
+        xx,
+        x0=centre + np.cos(star_angle) * star_distance,
+        y0=centre + np.sin(star_angle) * star_distance,
+        r_eff=np.full(shape, 1.0),
+        axis_ratio=np.ones(shape),
+        angle=np.zeros(shape),
+        sersic_n=np.full(shape, 0.5),
     )
 
     companion_redness = uniform(-0.2, 0.6)

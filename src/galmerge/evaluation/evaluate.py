@@ -40,12 +40,18 @@ def write_evaluation(
     }
     for threshold_name, entry in report.thresholds.items():
         drawn[f"confusion_{threshold_name}"] = figures.plot_confusion(
-            entry.confusion, out_dir / f"confusion_{threshold_name}.png",
+            entry.confusion,
+            out_dir / f"confusion_{threshold_name}.png",
             title=f"{name}, p >= {entry.threshold:.3f} ({threshold_name.replace('_', ' ')})",
         )
     if images is not None:
         drawn["montage"] = figures.plot_montage(
-            images, labels, p_merger, out_dir / "montage.png", rows=image_rows, bands=bands,
+            images,
+            labels,
+            p_merger,
+            out_dir / "montage.png",
+            rows=image_rows,
+            bands=bands,
             title=f"Most confident calls and worst mistakes ({name})",
         )
     if history_csv is not None and Path(history_csv).exists():

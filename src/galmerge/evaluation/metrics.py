@@ -125,9 +125,7 @@ def score_predictions(
         entry.update({metric: {"value": point[metric]} for metric in THRESHOLD_METRICS})
         report["thresholds"][name] = entry
     if labels.min() != labels.max():
-        report["recall_at_fpr"] = {
-            str(rate): recall_at_false_positive_rate(labels, p_merger, false_positive_rate=rate) for rate in false_positive_rates
-        }
+        report["recall_at_fpr"] = {str(rate): recall_at_false_positive_rate(labels, p_merger, false_positive_rate=rate) for rate in false_positive_rates}
     if n_bootstrap > 0:
         _add_bootstrap_intervals(report, labels, p_merger, thresholds, n_bootstrap=n_bootstrap, seed=seed)
     return Evaluation.from_dict(report)

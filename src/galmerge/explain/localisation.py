@@ -42,6 +42,7 @@ class MaskScores:
 
     def summary(self) -> dict:
         """Means over images: in-mask share, pointing-game accuracy, and their shuffled baselines."""
+
         def mean(values):
             return float(np.nanmean(values)) if len(values) and not np.isnan(values).all() else float("nan")
 

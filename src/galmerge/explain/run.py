@@ -146,7 +146,10 @@ def explain_run(
     masks = input_masks(model, imageset.masks[rows]) if imageset.masks is not None else None
     titles = [f"{'merger' if classes[i] else 'non-merger'} {imageset.ids[r]}: p={p_merger[i]:.2f}" for i, r in zip(chosen, rows)]
     report: dict[str, Any] = {
-        "run": str(run), "data": str(imageset.source), "n_excluded": n_excluded, "methods": list(methods),
+        "run": str(run),
+        "data": str(imageset.source),
+        "n_excluded": n_excluded,
+        "methods": list(methods),
         "images": {"id": imageset.ids[rows].tolist(), "class": classes[chosen].tolist(), "p_merger": p_merger[chosen].round(4).tolist()},
         "options": {"layer": layer or model.activation_layers[-1], "baseline": baseline, "seed": seed},
         "figures": {},
@@ -168,18 +171,23 @@ def explain_run(
         for value, name in ((1, "mergers"), (0, "non_mergers")):
             shown = np.flatnonzero(classes[chosen] == value)
             if len(shown):
-                drawn[f"attributions_{name}"] = str(figures.plot_attribution_montage(
-                    displays[shown], {m: v[shown] for m, v in maps.items()}, folder / f"attributions_{name}.png",
-                    row_titles=[titles[i] for i in shown], masks=None if masks is None else masks[shown],
-                    title=f"What the network looks at: {name.replace('_', '-')} (class explained: merger)",
-                ))
+                drawn[f"attributions_{name}"] = str(
+                    figures.plot_attribution_montage(
+                        displays[shown],
+                        {m: v[shown] for m, v in maps.items()},
+                        folder / f"attributions_{name}.png",
+                        row_titles=[titles[i] for i in shown],
+                        masks=None if masks is None else masks[shown],
+                        title=f"What the network looks at: {name.replace('_', '-')} (class explained: merger)",
+                    )
+                )
         np.savez_compressed(folder / Explanation.ATTRIBUTIONS, ids=np.asarray(imageset.ids[rows]), p_merger=p_merger[chosen], **maps)  # type: ignore[arg-type]
     if "activations" in methods:
         report["dead_filters"] = _activation_figures(model, imageset, kept, chosen, classes, displays, titles, folder, drawn, seed, progress)
     if imageset.masks is not None and attribution_methods:
         report["mask_scores"] = _score_against_masks(model, imageset, kept, classes, attribution_methods, folder, drawn, layer=layer, baseline=baseline, n_scored=n_scored, seed=seed)
     if sanity and attribution_methods:
-        sample = inputs[: MAX_SANITY_IMAGES]
+        sample = inputs[:MAX_SANITY_IMAGES]
         report["randomisation"] = {}
         for mode in MODES:
             check = randomisation_check(model, sample, methods=attribution_methods, mode=mode, layer=layer, baseline=baseline, seed=seed, progress=progress, **SANITY_OPTIONS)
@@ -275,7 +283,10 @@ def _run_tcav(model, trained, imageset, kept, classes, concepts, folder, drawn, 
     scores = tcav(model, class_inputs, concept_list, pool, runs=runs, seed=seed, progress=progress)
     drawn["tcav"] = str(figures.plot_tcav(scores, folder / "tcav.png"))
     return {
-        "class": "merger", "n_class_images": len(class_rows), "n_random_pool": len(pool), "runs": runs,
+        "class": "merger",
+        "n_class_images": len(class_rows),
+        "n_random_pool": len(pool),
+        "runs": runs,
         "concepts": {c.name: {"n_images": len(c.inputs), "description": c.description} for c in concept_list},
         "scores": [s.to_dict() for s in scores],
         "significant": sorted({f"{s.concept} @ {s.layer}" for s in scores if s.significant}),
@@ -304,5 +315,7 @@ def _compare_feature_space(model, trained, imageset, kept, p_merger, compare, fo
         "gradcam": grad_cam(model, inputs, layer=layer).numpy(),
         "Grad-CAM (feature norm)": grad_cam(features, inputs, layer=layer, target=None).numpy(),
     }
-    drawn["feature_gradcam"] = str(figures.plot_attribution_montage(np.stack(displays), maps, folder / "feature_gradcam.png", row_titles=titles, title="Most confident mergers: data (top) and comparison set (bottom)"))
+    drawn["feature_gradcam"] = str(
+        figures.plot_attribution_montage(np.stack(displays), maps, folder / "feature_gradcam.png", row_titles=titles, title="Most confident mergers: data (top) and comparison set (bottom)")
+    )
     return {"data": str(imageset.source), "compare": str(other.source), "images": titles}

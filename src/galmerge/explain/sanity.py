@@ -149,8 +149,12 @@ class RandomisationCheck:
 
     def to_dict(self) -> dict:
         return {
-            "mode": self.mode, "steps": self.steps, "similarity": self.similarity, "max_similarity": self.max_similarity,
-            "final_spearman_abs": {m: self.final_similarity(m) for m in self.similarity}, "flagged": self.flagged,
+            "mode": self.mode,
+            "steps": self.steps,
+            "similarity": self.similarity,
+            "max_similarity": self.max_similarity,
+            "final_spearman_abs": {m: self.final_similarity(m) for m in self.similarity},
+            "flagged": self.flagged,
         }
 
 
@@ -214,6 +218,9 @@ def randomisation_check(
                 similarity[m][metric].append(value)
             examples[m].append(randomised[m][0])
     return RandomisationCheck(
-        mode=mode, steps=[name for name, _ in groups], similarity=similarity,
-        example_maps={m: np.stack(v) for m, v in examples.items()}, max_similarity=max_similarity,
+        mode=mode,
+        steps=[name for name, _ in groups],
+        similarity=similarity,
+        example_maps={m: np.stack(v) for m, v in examples.items()},
+        max_similarity=max_similarity,
     )

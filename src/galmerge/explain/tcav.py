@@ -126,10 +126,17 @@ class TCAVScore:
 
     def to_dict(self) -> dict:
         return {
-            "concept": self.concept, "layer": self.layer, "mean": self.mean, "std": self.std,
-            "null_mean": float(np.mean(self.null_scores)), "null_std": float(np.std(self.null_scores)),
-            "cav_accuracy": self.cav_accuracy, "p_value": self.p_value, "p_adjusted": self.p_adjusted,
-            "significant": self.significant, "runs": len(self.scores),
+            "concept": self.concept,
+            "layer": self.layer,
+            "mean": self.mean,
+            "std": self.std,
+            "null_mean": float(np.mean(self.null_scores)),
+            "null_std": float(np.std(self.null_scores)),
+            "cav_accuracy": self.cav_accuracy,
+            "p_value": self.p_value,
+            "p_adjusted": self.p_adjusted,
+            "significant": self.significant,
+            "runs": len(self.scores),
         }
 
 

@@ -15,9 +15,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
-from galmerge.data.imageset import ImageSet
 from galmerge.errors import ConfigError, OutputExistsError
 from galmerge.mocks.generate import MockOptions, generate_mocks
 from galmerge.mocks.recipes import load_recipe

@@ -32,10 +32,10 @@ from galmerge.errors import ConfigError
 from galmerge.mocks.cosmology import kpc_per_arcsec
 from galmerge.mocks.encounters import draw_encounter_parameters, simulate_encounters, time_unit_myr
 from galmerge.mocks.framing import centre_offset_px, petrosian_r90_kpc
+from galmerge.mocks.light import Grid
 from galmerge.mocks.match import STATISTICS, ks_statistics, measure_statistics
 from galmerge.mocks.realism.observe import Observer
 from galmerge.mocks.recipes import Recipe, load_recipe
-from galmerge.mocks.light import Grid
 from galmerge.mocks.systems import draw_look, edge_on_view, galaxy_mass_msun, random_view, render_isolated, render_merger, render_projected_pair
 
 __all__ = ["generate_mocks", "MockOptions", "MASK_BITS", "plan_counts"]

@@ -19,7 +19,7 @@ from astropy.table import Table
 
 from galmerge.data.imageset import ImageSet
 from galmerge.errors import ConfigError, RecipeError
-from galmerge.mocks.realism.noise import electrons_per_nanomaggy, nanomaggies_from_mag, sky_sigma_from_depth
+from galmerge.mocks.realism.noise import electrons_per_nanomaggy, sky_sigma_from_depth
 from galmerge.mocks.recipes import Recipe, load_recipe
 from galmerge.mocks.sersic import N_RANGE, SersicParameters, render_sersic_galsim, render_sersic_kspace
 

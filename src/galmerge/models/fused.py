@@ -61,9 +61,7 @@ class _PoolWithBatchStats(torch.autograd.Function):
         if ctx.flip:
             grad_pooled = grad_pooled * sign.view(1, -1, 1, 1)
         grad_pooled = grad_pooled.contiguous(memory_format=_memory_format(z))
-        grad = torch.ops.aten.max_pool2d_with_indices_backward(
-            grad_pooled, z, [2, 2], [2, 2], [0, 0], [1, 1], False, indices
-        )
+        grad = torch.ops.aten.max_pool2d_with_indices_backward(grad_pooled, z, [2, 2], [2, 2], [0, 0], [1, 1], False, indices)
         if ctx.flip:
             grad = grad * sign.view(1, -1, 1, 1)
         if grad_var is None:
@@ -86,8 +84,10 @@ def bn_relu_pool(z: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
     """``maxpool2x2(relu(bn(z)))`` for a BatchNorm2d module, computed pool-first.
 
     Updates ``bn``'s running statistics in training mode exactly as ``nn.BatchNorm2d`` does
-    (momentum update, unbiased running variance). Requires an affine BatchNorm with a float
-    momentum and tracked running statistics, which is what the models here build.
+    (momentum update, or a cumulative average when ``momentum`` is ``None``; unbiased running
+    variance). Requires an affine BatchNorm with tracked running statistics, which is what the
+    models here build; a :class:`~galmerge.models.domain_bn.DomainBatchNorm2d` works too (its
+    active domain's statistics are used and updated).
     """
     weight, bias = bn.weight, bn.bias
     sign = torch.where(weight.detach() >= 0, 1.0, -1.0).to(z.dtype)
@@ -95,9 +95,11 @@ def bn_relu_pool(z: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
         pooled, mean, var = _PoolWithBatchStats.apply(z, sign)
         with torch.no_grad():
             count = z.numel() // z.shape[1]
-            bn.running_mean.lerp_(mean.detach(), bn.momentum)
-            bn.running_var.lerp_(var.detach() * (count / max(count - 1, 1)), bn.momentum)
             bn.num_batches_tracked.add_(1)
+            # momentum None is BatchNorm's cumulative average (what AdaBN uses): 1/batches so far
+            factor = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+            bn.running_mean.lerp_(mean.detach(), factor)
+            bn.running_var.lerp_(var.detach() * (count / max(count - 1, 1)), factor)
     else:
         mean, var = bn.running_mean, bn.running_var
         if bool((sign > 0).all()):

@@ -58,8 +58,10 @@ class RegressionNet(nn.Module):
         self.backbone = _FeatureExtractor(backbone)
         self.feature_dim = backbone.feature_dim
         self.head = nn.Sequential(
-            nn.Linear(self.feature_dim + n_extra, hidden[0]), nn.ReLU(),
-            nn.Linear(hidden[0], hidden[1]), nn.ReLU(),
+            nn.Linear(self.feature_dim + n_extra, hidden[0]),
+            nn.ReLU(),
+            nn.Linear(hidden[0], hidden[1]),
+            nn.ReLU(),
             nn.Linear(hidden[1], 2 * n_targets),
         )
 

@@ -14,6 +14,7 @@ from torch import nn
 from galmerge.data.imageset import ImageSet
 from galmerge.data.transforms import DIHEDRAL_GROUP_SIZE, Preprocessor, dihedral_element
 from galmerge.errors import CheckpointError, ConfigError, ModelMismatchError
+from galmerge.models.domain_bn import adapt_batchnorm, convert_to_domain_batchnorm, model_domains, set_domain
 from galmerge.models.inference import TorchBackend, merger_probabilities
 from galmerge.models.registry import build_model
 from galmerge.runs import Run
@@ -44,6 +45,21 @@ class ModelSpec:
     target_recall : float
     pixel_scale_arcsec : float or None
         Pixel scale of the training images, when known.
+    batchnorm_domains : list of str
+        Domains of a network with domain-specific BatchNorm (:mod:`galmerge.models.domain_bn`);
+        empty for plain BatchNorm.
+    separate_affine : bool
+        Whether those domains also have their own BatchNorm scale and shift.
+    prediction_domain : str or None
+        The domain whose statistics normalise images at prediction (``target`` after training
+        with a target survey, or the survey named when :func:`adapt_to_survey` ran AdaBN).
+    train_prior : float
+        Merger fraction the posteriors carry (0.5 after class-balanced training).
+    survey_prior : float or None
+        Merger fraction of the survey the model was adapted to, estimated without labels
+        (:mod:`galmerge.adapt.prior`), or given by the user.
+    survey_prior_method : str or None
+        ``em``, ``bbse`` or ``given``.
     """
 
     architecture: str
@@ -55,6 +71,12 @@ class ModelSpec:
     thresholds: dict = field(default_factory=lambda: {"default": 0.5})
     target_recall: float = 0.9
     pixel_scale_arcsec: float | None = None
+    batchnorm_domains: list = field(default_factory=list)
+    separate_affine: bool = False
+    prediction_domain: str | None = None
+    train_prior: float = 0.5
+    survey_prior: float | None = None
+    survey_prior_method: str | None = None
     format_version: int = _FORMAT_VERSION
 
     @property
@@ -143,10 +165,37 @@ class TrainedModel:
             raise ModelMismatchError(f"{path}: holds a {spec.architecture} model, not {architecture}")
         try:
             model = build_model(spec.architecture, in_bands=spec.in_bands, input_size=spec.input_size, num_classes=spec.num_classes)
+            if spec.batchnorm_domains:
+                convert_to_domain_batchnorm(model, domains=spec.batchnorm_domains, separate_affine=spec.separate_affine)
         except ConfigError as error:
             raise CheckpointError(f"{path}: {error}") from None
         _load_strict(model, state, path)
+        if spec.prediction_domain is not None:
+            if spec.prediction_domain not in spec.batchnorm_domains:
+                raise CheckpointError(f"{path}: prediction domain {spec.prediction_domain!r} is not one of {spec.batchnorm_domains}")
+            set_domain(model, spec.prediction_domain)
         return cls(model.to(map_location), spec)
+
+    def adapt_to_survey(self, images, *, domain: str = "survey", batch_size: int = 256, progress: bool = False) -> int:
+        """AdaBN: recompute BatchNorm statistics on unlabelled images of a survey and predict with them.
+
+        The network's weights stay as trained; a new BatchNorm domain ``domain`` (replaced if it
+        exists) gets the statistics of ``images`` (raw, as loaded: they are preprocessed as at
+        training) and becomes the prediction domain. :meth:`save` keeps it with the model.
+        Returns the number of images used.
+        """
+        if isinstance(images, ImageSet):
+            source, images = images.source, images.images
+        else:
+            source = "images"
+        self.check_bands(images.shape[1], source=source)
+        processed = torch.from_numpy(self.preprocessor.transform(images, source=source))
+        used = adapt_batchnorm(self.model, processed, domain=domain, batch_size=batch_size, progress=progress)
+        set_domain(self.model, domain)
+        self.model.eval()
+        self.spec.batchnorm_domains = list(model_domains(self.model))
+        self.spec.prediction_domain = domain
+        return used
 
     def predict(self, images, *, rows=None, tta: bool = False, batch_size: int = 256, runner=None, source: str | None = None) -> Prediction:
         """p(merger) of raw images (as loaded, not yet normalised), preprocessed as at training.
@@ -185,10 +234,7 @@ class TrainedModel:
                 p_all.append(merger_probabilities(runner, batch, batch_size=batch_size))
                 continue
             tensor = torch.from_numpy(batch)
-            views = np.stack([
-                merger_probabilities(runner, dihedral_element(tensor, element).contiguous().numpy(), batch_size=batch_size)
-                for element in range(DIHEDRAL_GROUP_SIZE)
-            ])
+            views = np.stack([merger_probabilities(runner, dihedral_element(tensor, element).contiguous().numpy(), batch_size=batch_size) for element in range(DIHEDRAL_GROUP_SIZE)])
             p_all.append(views.mean(axis=0))
             p_std.append(views.std(axis=0))
         p_merger = np.concatenate(p_all) if p_all else np.zeros(0)
@@ -196,9 +242,7 @@ class TrainedModel:
 
     def check_bands(self, n_bands: int, *, source: str) -> None:
         if n_bands != self.spec.in_bands:
-            raise ModelMismatchError(
-                f"{source}: {n_bands} bands, but the model was trained on {self.spec.in_bands} ({', '.join(self.bands)})"
-            )
+            raise ModelMismatchError(f"{source}: {n_bands} bands, but the model was trained on {self.spec.in_bands} ({', '.join(self.bands)})")
 
 
 def model_file_path(path) -> Path:

@@ -19,6 +19,15 @@ from galmerge.morphology.statistics import MorphologyOptions, measure_morphology
 from galmerge.morphology.training import MorphometryConfig, train_morphometry
 
 __all__ = [
-    "BASELINE_FEATURES", "MorphologyOptions", "MorphometryConfig", "NonParametricMergerClassifier", "benchmark_morphometry",
-    "cross_validated_probabilities", "fit_sersic", "measure_morphology", "predict_morphometry", "predict_morphometry_file", "train_morphometry",
+    "BASELINE_FEATURES",
+    "MorphologyOptions",
+    "MorphometryConfig",
+    "NonParametricMergerClassifier",
+    "benchmark_morphometry",
+    "cross_validated_probabilities",
+    "fit_sersic",
+    "measure_morphology",
+    "predict_morphometry",
+    "predict_morphometry_file",
+    "train_morphometry",
 ]

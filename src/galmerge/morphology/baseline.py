@@ -20,8 +20,19 @@ from galmerge.errors import LabelError
 __all__ = ["BASELINE_FEATURES", "NonParametricMergerClassifier", "cross_validated_probabilities", "feature_matrix"]
 
 BASELINE_FEATURES = (
-    "gini", "m20", "concentration", "asymmetry", "smoothness", "gini_m20_merger", "gini_m20_bulge",
-    "multimode", "intensity", "deviation", "shape_asymmetry", "outer_asymmetry", "ellipticity_asymmetry",
+    "gini",
+    "m20",
+    "concentration",
+    "asymmetry",
+    "smoothness",
+    "gini_m20_merger",
+    "gini_m20_bulge",
+    "multimode",
+    "intensity",
+    "deviation",
+    "shape_asymmetry",
+    "outer_asymmetry",
+    "ellipticity_asymmetry",
 )
 
 
@@ -52,8 +63,11 @@ class NonParametricMergerClassifier:
         from sklearn.pipeline import make_pipeline
 
         forest = RandomForestClassifier(
-            n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf, class_weight="balanced_subsample",
-            random_state=self.random_state, n_jobs=1,
+            n_estimators=self.n_estimators,
+            min_samples_leaf=self.min_samples_leaf,
+            class_weight="balanced_subsample",
+            random_state=self.random_state,
+            n_jobs=1,
         )
         return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), forest)
 

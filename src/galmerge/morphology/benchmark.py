@@ -137,10 +137,14 @@ def benchmark_morphometry(run, data, *, out, fitter: bool = True, fitter_rows: i
         sub_truth = truth[rows]
         cnn_sub = {k: v[rows] for k, v in cnn.items()}
         record["fitter"] = {
-            **_flat(_scores(fitted, sub_truth)), "seconds_per_galaxy": float(np.nansum(fits["cpu_seconds"]) / len(rows)),
-            "seconds_per_galaxy_median": float(np.nanmedian(fits["cpu_seconds"])), "n": int(len(rows)),
-            "flagged_fraction": float(np.mean(fits["flag"] > 0)), "failed_fraction": float(np.mean(~np.isfinite(fitted["n"]))),
-            "scores": _scores(fitted, sub_truth), "program": "Imfit (pyimfit), PSF-convolved single Sersic, Levenberg-Marquardt",
+            **_flat(_scores(fitted, sub_truth)),
+            "seconds_per_galaxy": float(np.nansum(fits["cpu_seconds"]) / len(rows)),
+            "seconds_per_galaxy_median": float(np.nanmedian(fits["cpu_seconds"])),
+            "n": int(len(rows)),
+            "flagged_fraction": float(np.mean(fits["flag"] > 0)),
+            "failed_fraction": float(np.mean(~np.isfinite(fitted["n"]))),
+            "scores": _scores(fitted, sub_truth),
+            "program": "Imfit (pyimfit), PSF-convolved single Sersic, Levenberg-Marquardt",
         }
         record["same_stamps"] = {"n": int(len(rows)), "cnn": _flat(_scores(cnn_sub, sub_truth)), "fitter": _flat(_scores(fitted, sub_truth))}
         record["speed_ratio"] = record["fitter"]["seconds_per_galaxy"] / max(cnn_seconds, 1e-12)

@@ -24,9 +24,26 @@ __all__ = ["measure_morphology", "MorphologyOptions", "STATISTIC_COLUMNS", "MEAS
 
 # statmorph's names, kept as they are (Rodriguez-Gomez et al. 2019).
 STATISTIC_COLUMNS = (
-    "gini", "m20", "concentration", "asymmetry", "smoothness", "gini_m20_merger", "gini_m20_bulge",
-    "multimode", "intensity", "deviation", "shape_asymmetry", "outer_asymmetry", "rpetro_circ",
-    "r20", "r80", "ellipticity_asymmetry", "elongation_asymmetry", "sn_per_pixel", "sersic_n", "sersic_rhalf",
+    "gini",
+    "m20",
+    "concentration",
+    "asymmetry",
+    "smoothness",
+    "gini_m20_merger",
+    "gini_m20_bulge",
+    "multimode",
+    "intensity",
+    "deviation",
+    "shape_asymmetry",
+    "outer_asymmetry",
+    "rpetro_circ",
+    "r20",
+    "r80",
+    "ellipticity_asymmetry",
+    "elongation_asymmetry",
+    "sn_per_pixel",
+    "sersic_n",
+    "sersic_rhalf",
 )
 # Bits of the ``flag`` column; ``flag_reason`` spells them out.
 MEASURE_FLAGS = {"nonfinite_pixels": 1, "no_source": 2, "statmorph_failed": 4, "statmorph_flag": 8, "sersic_fit": 16}
@@ -118,8 +135,12 @@ def measure_one(image: np.ndarray, options: MorphologyOptions) -> tuple[dict, in
         warnings.simplefilter("always")
         try:
             morph = statmorph.SourceMorphology(
-                clean, segmap, label, mask=~finite if not finite.all() else None,
-                weightmap=np.full(clean.shape, sigma), sersic_maxiter=options.sersic_maxiter,
+                clean,
+                segmap,
+                label,
+                mask=~finite if not finite.all() else None,
+                weightmap=np.full(clean.shape, sigma),
+                sersic_maxiter=options.sersic_maxiter,
                 sersic_model_args={"bounds": {"n": (0.3, 8.0)}},  # unbounded, n runs away to 15-38
             )
         except Exception as error:  # statmorph raises bare exceptions deep inside; the batch goes on

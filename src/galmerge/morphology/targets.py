@@ -46,13 +46,15 @@ def parameters_from_targets(mean: np.ndarray, sigma: np.ndarray | None = None) -
     if sigma is not None:
         sigma = np.asarray(sigma, dtype=np.float64)
         radius = np.maximum(np.hypot(mean[:, 4], mean[:, 5]), 1e-3)
-        values.update({
-            "mag_err": sigma[:, 0],
-            "r_e_err": values["r_e"] * np.log(10) * sigma[:, 1],
-            "n_err": sigma[:, 2],
-            "q_err": sigma[:, 3],
-            "pa_err": np.rad2deg(0.5 * np.minimum(0.5 * (sigma[:, 4] + sigma[:, 5]) / radius, np.pi)),
-        })
+        values.update(
+            {
+                "mag_err": sigma[:, 0],
+                "r_e_err": values["r_e"] * np.log(10) * sigma[:, 1],
+                "n_err": sigma[:, 2],
+                "q_err": sigma[:, 3],
+                "pa_err": np.rad2deg(0.5 * np.minimum(0.5 * (sigma[:, 4] + sigma[:, 5]) / radius, np.pi)),
+            }
+        )
     return values
 
 

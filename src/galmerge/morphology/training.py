@@ -164,8 +164,8 @@ def train_morphometry(source, *, out=None, config: MorphometryConfig | None = No
     from galmerge.data.sources import load_imageset
     from galmerge.data.transforms import Preprocessor
     from galmerge.training.config import TrainConfig
+    from galmerge.training.fit import _quiet_lightning
     from galmerge.training.rundir import new_run_directory
-    from galmerge.training.train import _quiet_lightning
     from galmerge.training.trainer import make_trainer
 
     config = config or MorphometryConfig()
@@ -182,10 +182,17 @@ def train_morphometry(source, *, out=None, config: MorphometryConfig | None = No
     t_mean, t_std = targets[train_rows].mean(axis=0), targets[train_rows].std(axis=0) + 1e-6
     e_mean, e_std = extra_raw[train_rows].mean(axis=0), extra_raw[train_rows].std(axis=0) + 1e-6
     spec = MorphometrySpec(
-        architecture=config.model, in_bands=imageset.n_bands, input_size=input_size, bands=list(imageset.bands),
-        pixel_scale_arcsec=imageset.pixel_scale_arcsec, preprocessing=preprocessor.to_dict(),
-        target_mean=t_mean.tolist(), target_std=t_std.tolist(), extra_names=list(config.extra_inputs),
-        extra_mean=e_mean.tolist(), extra_std=e_std.tolist(),
+        architecture=config.model,
+        in_bands=imageset.n_bands,
+        input_size=input_size,
+        bands=list(imageset.bands),
+        pixel_scale_arcsec=imageset.pixel_scale_arcsec,
+        preprocessing=preprocessor.to_dict(),
+        target_mean=t_mean.tolist(),
+        target_std=t_std.tolist(),
+        extra_names=list(config.extra_inputs),
+        extra_mean=e_mean.tolist(),
+        extra_std=e_std.tolist(),
     )
     if init_from is not None:
         start = MorphometryModel.load(init_from)
@@ -198,8 +205,15 @@ def train_morphometry(source, *, out=None, config: MorphometryConfig | None = No
     z_extra = torch.from_numpy(((extra_raw - np.asarray(spec.extra_mean)) / np.asarray(spec.extra_std)).astype(np.float32)) if config.extra_inputs else None
     pl.seed_everything(config.seed, verbose=False)
     module = _regressor_class()(
-        n_targets=len(TARGETS), n_extra=len(config.extra_inputs), architecture=config.model, in_bands=imageset.n_bands,
-        input_size=input_size, lr=config.lr, weight_decay=config.weight_decay, adam_betas=(0.9, 0.999), lr_schedule="one-cycle",
+        n_targets=len(TARGETS),
+        n_extra=len(config.extra_inputs),
+        architecture=config.model,
+        in_bands=imageset.n_bands,
+        input_size=input_size,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        adam_betas=(0.9, 0.999),
+        lr_schedule="one-cycle",
     )
     if init_from is not None:
         module.model.load_state_dict(start.net.state_dict())

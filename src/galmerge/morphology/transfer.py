@@ -78,7 +78,9 @@ def finetune_morphometry(model: MorphometryModel, labelled: ImageSet, *, epochs:
     return MorphometryModel(net.eval(), spec)
 
 
-def finetune_morphometry_curve(run, pool: ImageSet, test: ImageSet, *, n_labels=(0, 25, 50, 100, 200), pool_fits: Table | None = None, out, epochs: int = 40, seed: int = 0, overwrite: bool = False, progress: bool = True) -> dict:
+def finetune_morphometry_curve(
+    run, pool: ImageSet, test: ImageSet, *, n_labels=(0, 25, 50, 100, 200), pool_fits: Table | None = None, out, epochs: int = 40, seed: int = 0, overwrite: bool = False, progress: bool = True
+) -> dict:
     """R^2 per parameter on the new domain's test set against K fitter-labelled stamps of its pool.
 
     Parameters
@@ -127,7 +129,16 @@ def finetune_morphometry_curve(run, pool: ImageSet, test: ImageSet, *, n_labels=
         predicted = {"mag": catalog["mag"], "r_e": catalog["r_e_arcsec"], "n": catalog["n"], "q": catalog["q"], "pa": catalog["pa_deg"]}
         scores = score_parameters(predicted, test.meta)
         points[str(k)] = {"r2": {name: scores[name]["r2"] for name in list(PARAMETERS) + ["log_r_e"]}, "nmad": {name: scores[name]["nmad"] for name in PARAMETERS}, "labels_dropped": dropped}
-    record = {"run": str(run), "pool": str(pool.source), "test": str(test.source), "n_test": len(test), "n_labels": ks, "epochs": epochs, "points": points, "labels": "Imfit Sersic fits of the pool stamps"}
+    record = {
+        "run": str(run),
+        "pool": str(pool.source),
+        "test": str(test.source),
+        "n_test": len(test),
+        "n_labels": ks,
+        "epochs": epochs,
+        "points": points,
+        "labels": "Imfit Sersic fits of the pool stamps",
+    }
     (out / "transfer.json").write_text(json.dumps(record, indent=2, default=float))
     _plot(record, out / "transfer_curve.png")
     record["path"] = str(out)

@@ -8,7 +8,8 @@ other; the functions here chain them:
 - :func:`finetune_curve` (``galmerge finetune``): target scores against the number of labels;
 - :func:`run_experiment` (``galmerge experiment``): methods x seeds, the table, the report;
 - :func:`run_demo` (``galmerge demo``): a reduced sim2sim experiment with its report;
-- :func:`write_mock_set`, :func:`write_observed_fits` (``galmerge mock``, ``galmerge observe``).
+- :func:`write_mock_set`, :func:`write_observed_fits` (``galmerge mock``, ``galmerge observe``);
+- :func:`adapt_run_to_survey` (``galmerge adapt-bn``): AdaBN statistics of a new survey for a run.
 
 Names are imported on first use, so ``galmerge --help`` stays fast.
 """
@@ -25,6 +26,8 @@ _LAZY = {
     "run_demo": "galmerge.pipeline.demo",
     "write_mock_set": "galmerge.pipeline.mock_files",
     "write_observed_fits": "galmerge.pipeline.mock_files",
+    "adapt_run_to_survey": "galmerge.pipeline.adapt",
+    "adapted_model": "galmerge.pipeline.adapt",
 }
 
 __getattr__, __all__ = lazy_exports(__name__, _LAZY)

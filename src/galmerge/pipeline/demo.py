@@ -39,8 +39,7 @@ def _explain_methods(record: ExperimentRecord, *, progress: bool) -> None:
     for method in record.methods.values():
         if method.runs:
             run = Run(method.runs[0]["run_dir"])
-            explain_run(run.path, record.files["source"], methods=("saliency", "gradcam"), n_images=8, compare=record.files["target"],
-                        out=run.explanations / "source-vs-target", progress=progress)
+            explain_run(run.path, record.files["source"], methods=("saliency", "gradcam"), n_images=8, compare=record.files["target"], out=run.explanations / "source-vs-target", progress=progress)
 
 
 def run_demo(*, out=None, overwrite: bool = False, n_per_domain: int = 2500, epochs: int = 15, seed: int = 0, workers: int | None = None, progress: bool = True) -> Path:
@@ -59,8 +58,12 @@ def run_demo(*, out=None, overwrite: bool = False, n_per_domain: int = 2500, epo
     started = time.perf_counter()
     out = out if out is not None else Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
     config = ExperimentConfig(
-        name="demo-sim2sim", seeds=[seed], benchmark="sim2sim", benchmark_n=n_per_domain,
-        train={"epochs": epochs, "early_stopping_patience": 0}, methods=dict(DEMO_METHODS),
+        name="demo-sim2sim",
+        seeds=[seed],
+        benchmark="sim2sim",
+        benchmark_n=n_per_domain,
+        train={"epochs": epochs, "early_stopping_patience": 0},
+        methods=dict(DEMO_METHODS),
     )
     config.validate()
     record = run_experiment(config, out, overwrite=overwrite, workers=workers, progress=progress, report=False)
@@ -83,6 +86,5 @@ def run_demo(*, out=None, overwrite: bool = False, n_per_domain: int = 2500, epo
     print(f"  report         {record.report}")
     for name in record.methods:
         closure = summary["gap_closure"][name]
-        print(f"  {name:<6} ROC-AUC source {summary['source_test_roc_auc'][name]:.3f}  target {summary['target_roc_auc'][name]:.3f}"
-              + (f"  gap closed {closure:+.2f}" if closure is not None else ""))
+        print(f"  {name:<6} ROC-AUC source {summary['source_test_roc_auc'][name]:.3f}  target {summary['target_roc_auc'][name]:.3f}" + (f"  gap closed {closure:+.2f}" if closure is not None else ""))
     return out

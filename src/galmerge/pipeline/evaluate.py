@@ -9,6 +9,7 @@ from galmerge.data.sources import as_imageset
 from galmerge.errors import LabelError
 from galmerge.evaluation.evaluate import write_evaluation
 from galmerge.models.trained import TrainedModel
+from galmerge.pipeline.adapt import adapted_model
 from galmerge.pipeline.training import _write_predictions
 from galmerge.runs import Evaluation, Run, images_not_used
 
@@ -24,6 +25,7 @@ def evaluate_run(
     backend: str = "auto",
     n_bootstrap: int = 1000,
     seed: int = 0,
+    adapt_bn=None,
     progress: bool = True,
 ) -> Evaluation:
     """Score a trained run on a labelled set, excluding every image the run trained or validated on.
@@ -39,6 +41,10 @@ def evaluate_run(
         ``<run>/evaluations/<data name>`` (a new folder each time).
     overwrite : bool
         Replace ``out`` when it is an earlier galmerge evaluation.
+    adapt_bn : ImageSet or str, optional
+        Unlabelled images of the evaluated survey: recompute the BatchNorm statistics on them
+        first (AdaBN, not saved; ``galmerge adapt-bn`` keeps them with the run). Their labels,
+        if any, are not read.
 
     Returns
     -------
@@ -47,7 +53,7 @@ def evaluate_run(
         them), provenance, and ``path`` (its ``metrics.json``).
     """
     run = Run.open(run)
-    trained = TrainedModel.load(run.path)
+    trained = adapted_model(run.path, adapt_bn, progress=progress) if adapt_bn is not None else TrainedModel.load(run.path)
     imageset = as_imageset(data, size=trained.spec.loading_size, progress=progress)
     all_labels = imageset.require_both_classes(purpose="evaluation")
     trained.check_bands(imageset.n_bands, source=imageset.source)
@@ -58,8 +64,16 @@ def evaluate_run(
     folder = run.new_evaluation_folder(data, out=out, overwrite=overwrite)
     p_merger = predict(trained, imageset, rows=kept, backend=backend).p_merger
     evaluation = write_evaluation(
-        folder, labels=labels, p_merger=p_merger, thresholds=trained.spec.thresholds, images=imageset.images,
-        image_rows=kept, bands=trained.bands, name=Path(str(imageset.source)).name, n_bootstrap=n_bootstrap, seed=seed,
+        folder,
+        labels=labels,
+        p_merger=p_merger,
+        thresholds=trained.spec.thresholds,
+        images=imageset.images,
+        image_rows=kept,
+        bands=trained.bands,
+        name=Path(str(imageset.source)).name,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
     )
     evaluation.run, evaluation.data, evaluation.n_excluded = str(run.path), str(imageset.source), n_excluded
     evaluation.write(folder / Evaluation.FILENAME)

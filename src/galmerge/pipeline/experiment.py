@@ -11,6 +11,7 @@ A protocol is a TOML file::
     # source = "source.h5"         # or explicit files
     # target = "target.h5"         # unlabelled, or labelled (labels then used for scoring only)
     # target_evaluation = "gz1.h5" # a labelled target set to score on instead of the target test split
+    # target_evaluation_part = "report"  # only its reporting part (galmerge.data.splits.choosing_part)
     [train]                        # TrainConfig options shared by all methods (flat names)
     epochs = 20
     [methods]                      # name = TrainConfig options of that method
@@ -60,6 +61,7 @@ class ExperimentConfig:
     source: str | None = None
     target: str | None = None
     target_evaluation: str | None = None
+    target_evaluation_part: str = "all"
     benchmark: str | None = None
     benchmark_n: int = 4000
     train: dict = field(default_factory=dict)
@@ -79,8 +81,14 @@ class ExperimentConfig:
         if unknown:
             raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
         config = cls(
-            **values, source=data.get("source"), target=data.get("target"), target_evaluation=data.get("target_evaluation"),
-            benchmark=data.get("benchmark"), benchmark_n=int(data.get("n", 4000)), base_dir=str(path.parent),
+            **values,
+            source=data.get("source"),
+            target=data.get("target"),
+            target_evaluation=data.get("target_evaluation"),
+            target_evaluation_part=data.get("target_evaluation_part", "all"),
+            benchmark=data.get("benchmark"),
+            benchmark_n=int(data.get("n", 4000)),
+            base_dir=str(path.parent),
         )
         config.validate()
         return config
@@ -92,13 +100,15 @@ class ExperimentConfig:
         return TrainConfig.from_dict({**self.train, **self.methods[name], "seed": seed}, source=f"method {name}")
 
     def validate(self) -> None:
+        if self.target_evaluation_part not in ("all", "choose", "report"):
+            raise ConfigError(f"target_evaluation_part must be all, choose or report, got {self.target_evaluation_part!r}")
         if not (self.benchmark or (self.source and self.target)):
             raise ConfigError("an experiment needs [data] benchmark = NAME, or source and target files")
         if not self.methods:
             raise ConfigError("an experiment needs at least one method")
         configs = {name: self.train_config(name, seed=0) for name in self.methods}  # raises on bad options
         if not any(config.adaptation.method == "none" for config in configs.values()):
-            raise ConfigError("an experiment needs a method without adaptation (method = \"none\") as the reference")
+            raise ConfigError('an experiment needs a method without adaptation (method = "none") as the reference')
 
     def resolve(self, path: str | None) -> str | None:
         if path is None or "," in path or Path(path).is_absolute():
@@ -108,18 +118,37 @@ class ExperimentConfig:
 
 def _data_files(config: ExperimentConfig, out: Path, *, workers, progress) -> dict:
     if config.source and config.target:
-        return {"source": config.resolve(config.source), "target": config.resolve(config.target), "evaluation": config.resolve(config.target_evaluation)}
-    from galmerge.mocks.benchmarks import make_benchmark
+        files = {"source": config.resolve(config.source), "target": config.resolve(config.target), "evaluation": config.resolve(config.target_evaluation)}
+    else:
+        from galmerge.mocks.benchmarks import make_benchmark
 
-    if config.benchmark is None:
-        raise ConfigError("an experiment needs [data] benchmark = NAME, or source and target files")
-    manifest = make_benchmark(config.benchmark, out / "data", n=config.benchmark_n, seed=0, workers=workers, progress=progress)
-    if config.benchmark == "sim2real-sdss":
-        real = manifest.get("real_files")
-        if not real:
-            raise ConfigError(f"sim2real-sdss needs the real SDSS images: {manifest['real_data']}")
-        return {"source": manifest["files"]["source"], "target": real["target"], "evaluation": real["evaluation"]}
-    return {"source": manifest["files"]["source"], "target": manifest["files"]["target"], "evaluation": None}
+        if config.benchmark is None:
+            raise ConfigError("an experiment needs [data] benchmark = NAME, or source and target files")
+        manifest = make_benchmark(config.benchmark, out / "data", n=config.benchmark_n, seed=0, workers=workers, progress=progress)
+        if config.benchmark == "sim2real-sdss":
+            real = manifest.get("real_files")
+            if not real:
+                raise ConfigError(f"sim2real-sdss needs the real SDSS images: {manifest['real_data']}")
+            files = {"source": manifest["files"]["source"], "target": real["target"], "evaluation": real["evaluation"]}
+        else:
+            files = {"source": manifest["files"]["source"], "target": manifest["files"]["target"], "evaluation": None}
+    if files["evaluation"] and config.target_evaluation_part != "all":
+        size = config.train_config(next(iter(config.methods)), seed=0).loading_size
+        files["evaluation"] = _evaluation_part(files["evaluation"], config.target_evaluation_part, out / "data", size=size, progress=progress)
+    return files
+
+
+def _evaluation_part(data: str, part: str, folder: Path, *, size: int, progress: bool) -> str:
+    """The choosing or reporting part of a labelled real set, written as an ImageSet file."""
+    from galmerge.data.sources import load_imageset
+    from galmerge.data.splits import choosing_part
+
+    imageset = load_imageset(data, size=size, progress=progress)
+    chosen = choosing_part(imageset.ids)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"evaluation_{part}.h5"
+    imageset[chosen if part == "choose" else ~chosen].save(path, overwrite=True)
+    return str(path)
 
 
 def run_experiment(config, out=None, *, overwrite: bool = False, workers: int | None = None, progress: bool = True, report: bool = True) -> ExperimentRecord:
@@ -149,6 +178,7 @@ def run_experiment(config, out=None, *, overwrite: bool = False, workers: int | 
     if "nonparametric" in config.baselines:
         record.methods["CAS+Gini-M20 RF"] = _nonparametric_row(config, files, workers=workers, progress=progress)
     gap_closure(record)
+    _paired_comparisons(record, files)
     _figures(config, record, files, out)
     _write_tables(record, out)
     record.write(out / ExperimentRecord.FILENAME)
@@ -167,8 +197,11 @@ def _slug(name: str) -> str:
 def _description(config: ExperimentConfig, run) -> dict:
     """What a reader of the report needs to know about the runs: model, data sizes, shared options."""
     return {
-        "model": run.config.model.architecture, "epochs": run.config.optimisation.epochs, "train": dict(config.train),
-        "benchmark": config.benchmark, "n_images": dict(run.record.n_images) if run.record else {},
+        "model": run.config.model.architecture,
+        "epochs": run.config.optimisation.epochs,
+        "train": dict(config.train),
+        "benchmark": config.benchmark,
+        "n_images": dict(run.record.n_images) if run.record else {},
     }
 
 
@@ -242,26 +275,77 @@ def _nonparametric_row(config: ExperimentConfig, files, *, workers, progress) ->
     return MethodResult(options={"baseline": "nonparametric"}, runs=[scores], summary=_summarise([scores]))
 
 
+def _seed_mean_target_predictions(method: MethodResult, files) -> tuple[np.ndarray, np.ndarray] | None:
+    """Labels and seed-averaged p(merger) of a method's runs on the target images it was scored on."""
+    from galmerge.pipeline.training import predictions_of
+
+    arrays = []
+    for result in method.runs:
+        run = Run(result["run_dir"])
+        path = run.evaluations / "target_evaluation" / Evaluation.PREDICTIONS if files.get("evaluation") else run.predictions("target_test")
+        if not path.exists():
+            return None
+        arrays.append(predictions_of(path))
+    if not arrays or any(len(a[0]) != len(arrays[0][0]) or not np.array_equal(a[0], arrays[0][0]) for a in arrays):
+        return None  # not the same images in every seed (a target test split depends on the seed)
+    return arrays[0][0], np.mean([a[1] for a in arrays], axis=0)
+
+
+def _paired_comparisons(record: ExperimentRecord, files) -> None:
+    """Target ROC-AUC of every trained method minus the reference's, paired on the same images."""
+    from galmerge.evaluation.compare import paired_bootstrap
+    from galmerge.runs.records import PairedComparison
+
+    if record.reference is None:
+        return
+    reference = _seed_mean_target_predictions(record.methods[record.reference], files)
+    if reference is None:
+        return
+    for name, method in record.methods.items():
+        if name == record.reference or method.is_finetuned or not method.runs:
+            continue
+        other = _seed_mean_target_predictions(method, files)
+        if other is None or not np.array_equal(other[0], reference[0]) or other[0].min() == other[0].max():
+            continue
+        diff = paired_bootstrap(reference[0], other[1], reference[1], n_bootstrap=2000)
+        record.comparisons.append(PairedComparison(name, record.reference, diff.difference, diff.ci95, diff.p_value))
+
+
 def _finetuned_rows(config: ExperimentConfig, record: ExperimentRecord, files, out, *, progress):
     if not config.finetune:
         return
-    from galmerge.pipeline.finetuning import finetune_curve
+    from galmerge.pipeline.finetuning import RUN_METHOD, finetune_curve
 
     labelled = files.get("evaluation") or files["target"]
     k_table = int(config.finetune.get("table_k", 50))
-    n_labels = sorted({0, k_table, *config.finetune.get("n_labels", [0, 25, 50, 100, 200])})
+    n_labels = sorted({0, k_table, *config.finetune.get("n_labels", [0, 10, 25, 50, 100])})
+    baselines = bool(config.finetune.get("baselines", True))
     for name in config.finetune.get("methods", []):
         if name not in record.methods:
             raise ConfigError(f"[finetune] names method {name!r}, which the experiment does not run")
         curves = []
-        for run in record.methods[name].runs:
-            curves.append(finetune_curve(run["run_dir"], labelled, n_labels=n_labels, out=out / "finetune" / _slug(name) / Path(run["run_dir"]).name, progress=progress))
+        for index, run in enumerate(record.methods[name].runs):
+            curves.append(
+                finetune_curve(
+                    run["run_dir"],
+                    labelled,
+                    n_labels=n_labels,
+                    baselines=baselines and index == 0,
+                    n_folds=int(config.finetune.get("folds", 5)),
+                    n_repeats=int(config.finetune.get("repeats", 1)),
+                    out=out / "finetune" / _slug(name) / Path(run["run_dir"]).name,
+                    progress=progress,
+                )
+            )
         record.finetune[name] = curves
-        # Two rows scored on the same images (the labelled target minus the label pool): the
-        # model as trained (K = 0) and fine-tuned with K labels.
-        for k, row in ((0, f"{name}, on the fine-tuning evaluation images (K=0)"), (k_table, f"{name} + fine-tuned (K={k_table})")):
-            summary = {f"target_{metric}": SeedSummary.of(getattr(c.points[k], metric).value for c in curves) for metric in ("roc_auc", "pr_auc")}
-            record.methods[row] = MethodResult(options={"finetune_k": k, "from": name}, summary=summary)
+        # Rows scored out of fold on the whole labelled survey set: the run adapted with AdaBN
+        # only (K = 0) and fine-tuned with K labels; the baselines on the same K labels.
+        rows = [(RUN_METHOD, 0, f"{name}, AdaBN only, cross-validated (K=0)"), (RUN_METHOD, k_table, f"{name} + fine-tuned (K={k_table})")]
+        rows += [(other, k_table, f"{other}, K={k_table} labels only") for other in curves[0].methods if other != RUN_METHOD]
+        for method, k, row in rows:
+            points = [c.methods[method][k] for c in curves if k in c.methods.get(method, {})]
+            summary = {f"target_{metric}": SeedSummary.of(getattr(p, metric).value for p in points) for metric in ("roc_auc", "pr_auc")}
+            record.methods.setdefault(row, MethodResult(options={"finetune_k": k, "from": name}, summary=summary))
 
 
 def _figures(config: ExperimentConfig, record: ExperimentRecord, files, out: Path) -> None:

@@ -1,103 +1,236 @@
-"""``galmerge finetune``: how much a few labelled target images help, as a curve of target scores against K."""
+"""``galmerge finetune``: how much a few labelled survey images help, against training on them alone.
+
+For K in e.g. {0, 10, 25, 50, 100} labelled survey images, three methods are measured by repeated
+stratified cross-validation over the labelled set (:mod:`galmerge.pipeline.few_label`: every
+labelled image, every merger included, is scored by models that never saw it):
+
+- ``fine-tuned run``: the run's model, AdaBN on the survey's unlabelled images, then its last
+  block and head fine-tuned on the K labels (:func:`galmerge.training.finetune.finetune`; with
+  ``with_adaptation``, semi-supervised: the run's mocks and unlabelled survey images join every
+  step); at K = 0 the run as it is (after AdaBN);
+- ``from scratch``: the same architecture trained on the K labels alone (what the labels buy
+  without any simulation);
+- ``statistics``: gradient boosting on simple image statistics of the K labelled images.
+
+The curve (``finetune.json``, ``finetune_curve.png``) carries paired bootstrap differences of
+ROC-AUC between the fine-tuned run and each baseline at every K.
+"""
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from galmerge.data.imageset import ImageSet
 from galmerge.data.sources import as_imageset
-from galmerge.errors import ConfigError
+from galmerge.evaluation.compare import paired_bootstrap
 from galmerge.evaluation.metrics import score_predictions
 from galmerge.models.trained import TrainedModel
+from galmerge.pipeline.few_label import FewLabelCurve, FewLabelOptions, few_label_curve
 from galmerge.plotting import new_figure, save_figure
 from galmerge.runs import FinetuneCurve, FinetunePoint, Run, images_not_used
+from galmerge.runs.records import PairedComparison
 from galmerge.training.config import FinetuneOptions
-from galmerge.training.finetune import draw_label_pool, finetune, run_adaptation_data
+from galmerge.training.finetune import AdaptationData, finetune, run_adaptation_data
 
-__all__ = ["finetune_curve", "plot_finetune_curve"]
+__all__ = ["finetune_curve", "plot_finetune_curve", "FineTunedRun", "FromScratch", "StatisticsBaseline", "RUN_METHOD"]
+
+RUN_METHOD = "fine-tuned run"
+
+
+@dataclass
+class FineTunedRun:
+    """The run's model fine-tuned on the K labels (after AdaBN on the survey's unlabelled images)."""
+
+    trained: TrainedModel
+    options: FinetuneOptions
+    unlabelled: np.ndarray | None = None
+    adaptation: AdaptationData | None = None
+    name: str = RUN_METHOD
+    needs_labels: bool = False
+
+    def fit_predict(self, labelled: ImageSet, evaluation: ImageSet, *, seed: int) -> np.ndarray:
+        options = _replace(self.options, seed=seed)
+        if len(labelled) == 0:
+            model = self.trained
+            if options.adapt_bn and self.unlabelled is not None:
+                model = TrainedModel(copy.deepcopy(self.trained.model), copy.deepcopy(self.trained.spec))
+                model.adapt_to_survey(self.unlabelled, domain=self.trained.spec.prediction_domain or "target")
+        else:
+            model = finetune(self.trained, labelled.images, labelled.labels, options=options, adaptation=self.adaptation, unlabelled=self.unlabelled)
+        return model.predict(evaluation).p_merger
+
+
+@dataclass
+class FromScratch:
+    """The run's architecture trained from random weights on the K labelled images alone."""
+
+    trained: TrainedModel
+    options: FinetuneOptions
+    name: str = "from scratch"
+    needs_labels: bool = True
+
+    def fit_predict(self, labelled: ImageSet, evaluation: ImageSet, *, seed: int) -> np.ndarray:
+        import torch
+
+        from galmerge.models.registry import build_model
+
+        spec = self.trained.spec
+        torch.manual_seed(seed)
+        fresh = build_model(spec.architecture, in_bands=spec.in_bands, input_size=spec.input_size)
+        plain = copy.deepcopy(spec)
+        plain.batchnorm_domains, plain.prediction_domain = [], None
+        options = _replace(self.options, seed=seed, mode="full", layer_decay=1.0, adapt_bn=False)
+        return finetune(TrainedModel(fresh, plain), labelled.images, labelled.labels, options=options, train_batchnorm=True).predict(evaluation).p_merger
+
+
+@dataclass
+class StatisticsBaseline:
+    """Gradient boosting on simple image statistics (flux, size, concentration, asymmetry, colour, ...)."""
+
+    name: str = "statistics"
+    needs_labels: bool = True
+
+    def _features(self, images: ImageSet) -> np.ndarray:
+        from galmerge.mocks.image_statistics import measure_image_statistics
+
+        return measure_image_statistics(images.images).values
+
+    def fit_predict(self, labelled: ImageSet, evaluation: ImageSet, *, seed: int) -> np.ndarray:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_depth=3, class_weight="balanced", random_state=seed)
+        model.fit(self._features(labelled), labelled.labels)
+        return model.predict_proba(self._features(evaluation))[:, 1]
+
+
+def _replace(options: FinetuneOptions, **changes) -> FinetuneOptions:
+    import dataclasses
+
+    return dataclasses.replace(options, **changes)
 
 
 def finetune_curve(
     run,
     labelled,
     *,
-    n_labels=(0, 25, 50, 100, 200),
+    n_labels=(0, 10, 25, 50, 100),
+    unlabelled=None,
+    baselines: bool = True,
+    n_folds: int = 5,
+    n_repeats: int = 2,
     out=None,
     overwrite: bool = False,
     options: FinetuneOptions | None = None,
-    n_bootstrap: int = 500,
+    n_bootstrap: int = 1000,
     progress: bool = True,
 ) -> FinetuneCurve:
-    """Target ROC-AUC and PR-AUC against the number of labelled target images used for fine-tuning.
-
-    For each K it fine-tunes a copy of the run's model on the first K images of one fixed,
-    class-balanced pool drawn from the labelled target set (:func:`~galmerge.training.finetune.draw_label_pool`),
-    and scores every copy on the same held-out rest of that set.
+    """Survey ROC-AUC and PR-AUC against the number of labels, for the run and the baselines (see the module notes).
 
     Parameters
     ----------
     run : path
-        A run directory (or model file) trained on the source domain.
+        A run directory trained on mocks (with or without a target survey).
     labelled : ImageSet or str
-        Labelled images of the target domain; images the run trained on are dropped first.
+        Labelled images of the survey; images the run trained or selected on are dropped first.
     n_labels : sequence of int
-        The K values (0: the model as it is).
+        The K values (0: the run as it is; baselines start at the first K > 0).
+    unlabelled : ImageSet or str, optional
+        Unlabelled images of the survey for AdaBN (default: the run's target images when it has
+        them, else the labelled images themselves, labels unread).
+    baselines : bool
+        Also measure ``from scratch`` and ``statistics``.
+    n_folds, n_repeats : int
+        Stratified folds and repeats of the cross-validation.
     out : path, optional
-        Folder for ``finetune.json``, ``finetune_curve.png`` and ``model_K<k>.safetensors``
-        (default ``<run>/finetune``, a new folder each time).
-    overwrite : bool
-        Replace ``out`` when it is an earlier galmerge fine-tuning folder.
+        Folder for ``finetune.json`` and ``finetune_curve.png`` (default ``<run>/finetune``).
+    options : FinetuneOptions, optional
+        Fine-tuning options; ``seed`` defaults to the run's seed.
 
     Returns
     -------
     FinetuneCurve
-        Per K: ROC-AUC, PR-AUC and recall at 5 % false positives with bootstrap intervals, on
-        the evaluation set (the labelled set minus the pool of the largest K).
     """
+    run_path = Path(run)
+    trained = TrainedModel.load(run_path)
     options = options or FinetuneOptions()
-    trained = TrainedModel.load(run)
-    n_labels = sorted({int(k) for k in n_labels})
-    if n_labels[0] < 0:
-        raise ConfigError("numbers of labels must be >= 0")
+    run_seed = _run_seed(run_path)
+    if options.seed is None:
+        options = _replace(options, seed=run_seed)
     imageset = as_imageset(labelled, size=trained.spec.loading_size, progress=progress)
-    imageset.require_both_classes(purpose="fine-tuning")
-    kept, _ = images_not_used(run, imageset, purpose="fine-tuning")
-    imageset = imageset[kept]
-    labels = imageset.require_labels(purpose="fine-tuning")
-    adaptation = run_adaptation_data(run, trained.spec.loading_size, progress=progress) if options.with_adaptation else None
-    pool = draw_label_pool(labels, max(n_labels), seed=options.seed)
-    evaluation = np.setdiff1d(np.arange(len(imageset)), pool)
-    eval_labels = labels[evaluation]
-    base = Path(run) if Path(run).is_dir() else Path(run).parent
-    folder = Run(base).new_finetune_folder(out=out, overwrite=overwrite)
-    curve = FinetuneCurve(n_evaluation=int(len(evaluation)), n_evaluation_mergers=int(eval_labels.sum()), mode=options.mode, with_adaptation=options.with_adaptation)
-    for k in n_labels:
-        model = trained if k == 0 else finetune(trained, imageset.images[pool[:k]], labels[pool[:k]], options=options, adaptation=adaptation)
-        if k:
-            model.save(folder / f"model_K{k}.safetensors")
-        p_merger = model.predict(imageset, rows=evaluation).p_merger
-        scores = score_predictions(eval_labels, p_merger, thresholds=model.spec.thresholds, n_bootstrap=n_bootstrap, seed=options.seed, false_positive_rates=(0.05,))
-        curve.points[k] = FinetunePoint(k, int(labels[pool[:k]].sum()), scores.roc_auc, scores.pr_auc, scores.recall_at_fpr.get("0.05"))
-        if progress:
-            print(f"K = {k:4d}: target ROC-AUC {scores.roc_auc.value:.3f}, PR-AUC {scores.pr_auc.value:.3f}")
+    imageset.require_both_classes(purpose="few-label transfer")
+    if Run.is_run(run_path):
+        kept, _ = images_not_used(run_path, imageset, purpose="few-label transfer")
+        imageset = imageset[kept]
+    survey = _unlabelled_images(run_path, unlabelled, imageset, trained, progress=progress)
+    adaptation = run_adaptation_data(run_path, trained.spec.loading_size, progress=progress) if options.with_adaptation else None
+    methods: list = [FineTunedRun(trained, options, survey, adaptation)]
+    if baselines:
+        methods += [FromScratch(trained, options), StatisticsBaseline()]
+    folder = Run(run_path if run_path.is_dir() else run_path.parent).new_finetune_folder(out=out, overwrite=overwrite)
+    measured = few_label_curve(
+        imageset, methods, options=FewLabelOptions(n_labels=tuple(sorted({int(k) for k in n_labels})), n_folds=n_folds, n_repeats=n_repeats, seed=options.seed), progress=progress
+    )
+    curve = _curve_record(measured, options, n_bootstrap=n_bootstrap)
     curve.write(folder / FinetuneCurve.FILENAME)
     plot_finetune_curve(curve, folder / FinetuneCurve.FIGURE)
     curve.path = folder
     return curve
 
 
+def _run_seed(path: Path) -> int:
+    if not Run.is_run(path):
+        return 0
+    values, _ = Run(path).read_config()
+    return int(values.get("seed", 0))
+
+
+def _unlabelled_images(run_path: Path, unlabelled, labelled: ImageSet, trained: TrainedModel, *, progress: bool) -> np.ndarray:
+    """Raw unlabelled survey images for AdaBN: given, else the run's target training images, else the labelled set's images."""
+    if unlabelled is not None:
+        return as_imageset(unlabelled, size=trained.spec.loading_size, progress=progress).images
+    if Run.is_run(run_path):
+        _, recorded = Run(run_path).read_config()
+        if recorded.get("target"):
+            target = as_imageset(recorded["target"], size=trained.spec.loading_size, progress=progress)
+            return target.images[Run(run_path).split_arrays()["target_train"]]
+    return labelled.images
+
+
+def _curve_record(measured: FewLabelCurve, options: FinetuneOptions, *, n_bootstrap: int) -> FinetuneCurve:
+    labels = measured.labels
+    curve = FinetuneCurve(len(labels), int(labels.sum()), measured.options.n_folds, measured.options.n_repeats, options.mode, options.with_adaptation)
+    for point in measured.points:
+        p_merger = point.predictions.mean(axis=0)
+        scores = score_predictions(labels, p_merger, n_bootstrap=n_bootstrap, seed=measured.options.seed, false_positive_rates=(0.05,))
+        used = float(np.mean(point.n_mergers_in_pools)) if point.n_mergers_in_pools else 0.0
+        curve.methods.setdefault(point.method, {})[point.n_labels] = FinetunePoint(point.n_labels, used, scores.roc_auc, scores.pr_auc, scores.recall_at_fpr.get("0.05"))
+    for k in sorted({p.n_labels for p in measured.points}):
+        for other in (name for name in curve.methods if name != RUN_METHOD and k in curve.methods[name]):
+            if k not in curve.methods.get(RUN_METHOD, {}):
+                continue
+            diff = paired_bootstrap(labels, measured.mean_prediction(RUN_METHOD, k), measured.mean_prediction(other, k), n_bootstrap=n_bootstrap, seed=measured.options.seed)
+            curve.comparisons.append(PairedComparison(RUN_METHOD, other, diff.difference, diff.ci95, diff.p_value, k=k))
+    return curve
+
+
 def plot_finetune_curve(curve: FinetuneCurve, path) -> Path:
-    """ROC-AUC and PR-AUC with 95 % intervals against K."""
-    ks = sorted(curve.points)
-    figure = new_figure(5, 3.8)
-    axes = figure.add_subplot()
-    for metric, label in (("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC")):
-        scores = [getattr(curve.points[k], metric) for k in ks]
-        values = np.array([s.value for s in scores])
-        lows = np.array([(s.ci95 or (s.value, s.value))[0] for s in scores])
-        highs = np.array([(s.ci95 or (s.value, s.value))[1] for s in scores])
-        axes.errorbar(ks, values, yerr=[values - lows, highs - values], marker="o", capsize=3, label=label)
-    axes.set(xlabel="labelled target images used for fine-tuning (K)", ylabel="score on held-out target images", ylim=(0, 1.02), title=f"Few-label transfer ({curve.mode}{', with adaptation' if curve.with_adaptation else ''})")
-    axes.legend()
+    """ROC-AUC with 95 % intervals against K, one line per method; PR-AUC beside it."""
+    figure = new_figure(9, 3.8)
+    for index, (metric, label) in enumerate((("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"))):
+        axes = figure.add_subplot(1, 2, index + 1)
+        for name, points in curve.methods.items():
+            ks = sorted(points)
+            scores = [getattr(points[k], metric) for k in ks]
+            values = np.array([s.value for s in scores])
+            lows = np.array([(s.ci95 or (s.value, s.value))[0] for s in scores])
+            highs = np.array([(s.ci95 or (s.value, s.value))[1] for s in scores])
+            axes.errorbar(ks, values, yerr=[values - lows, highs - values], marker="o", capsize=3, label=name)
+        axes.set(xlabel="labelled survey images (K)", ylabel=f"{label}, out of fold", ylim=(0, 1.02))
+        if index == 0:
+            axes.legend(fontsize=8)
+    figure.suptitle(f"Few-label transfer: {curve.n_labelled} labelled images ({curve.n_labelled_mergers} mergers), {curve.n_folds}-fold x {curve.n_repeats}")
     return save_figure(figure, path)

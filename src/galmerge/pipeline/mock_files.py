@@ -35,11 +35,13 @@ class MockSetResult:
 
     def summary(self) -> str:
         verdict = "passed" if self.audit.passed else "FLAGGED " + ", ".join(self.audit.flagged)
-        return "\n".join([
-            f"wrote {self.description} to {self.path}",
-            f"KS statistics mergers vs non-mergers (noiseless): {self.ks_statistics}",
-            f"shortcut audit: {verdict} (full audit: galmerge audit {self.path})",
-        ])
+        return "\n".join(
+            [
+                f"wrote {self.description} to {self.path}",
+                f"KS statistics mergers vs non-mergers (noiseless): {self.ks_statistics}",
+                f"shortcut audit: {verdict} (full audit: galmerge audit {self.path})",
+            ]
+        )
 
 
 def write_mock_set(recipe, out, *, n: int, seed: int = 0, pristine: bool = False, workers: int | None = None, overwrite: bool = False, progress: bool = True) -> MockSetResult:

@@ -33,9 +33,7 @@ def evaluate_training(result: TrainingResult) -> RunRecord:
     Writes figures (``figures/``, ``figures/target/``), the predictions of each test split and the
     completed ``metrics.json``.
     """
-    run, config, trained, split, labels, source, record, validation = (
-        result.run, result.config, result.trained, result.split, result.labels, result.source, result.record, result.validation
-    )
+    run, config, trained, split, labels, source, record, validation = (result.run, result.config, result.trained, result.split, result.labels, result.source, result.record, result.validation)
     if trained is None or split is None or labels is None or source is None or record is None or validation is None:
         raise ValueError("evaluate_training needs the result of a finished training")  # a programming error, not the user's
     runner = TorchBackend(trained.model)
@@ -45,8 +43,17 @@ def evaluate_training(result: TrainingResult) -> RunRecord:
     if len(split.test):
         p_test = trained.predict(source, rows=split.test, runner=runner, batch_size=EVAL_BATCH).p_merger
         record.test = write_evaluation(
-            run.figures("test"), labels=labels[split.test], p_merger=p_test, thresholds=thresholds, images=source.images, image_rows=split.test,
-            bands=source.bands, name="test split", n_bootstrap=n_bootstrap, seed=seed, history_csv=run.history,
+            run.figures("test"),
+            labels=labels[split.test],
+            p_merger=p_test,
+            thresholds=thresholds,
+            images=source.images,
+            image_rows=split.test,
+            bands=source.bands,
+            name="test split",
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            history_csv=run.history,
         )
         _write_predictions(run.predictions("test"), source.meta["id"][split.test], labels[split.test], p_test)
     domain = result.target
@@ -55,8 +62,16 @@ def evaluate_training(result: TrainingResult) -> RunRecord:
         if test_labels.min() != test_labels.max():  # labels kept apart until now, for scoring only
             p_target = trained.predict(domain.images, rows=domain.split.test, runner=runner, batch_size=EVAL_BATCH).p_merger
             record.target_test = write_evaluation(
-                run.figures("target_test"), labels=test_labels, p_merger=p_target, thresholds=thresholds, images=domain.images.images,
-                image_rows=domain.split.test, bands=source.bands, name="target test split", n_bootstrap=n_bootstrap, seed=seed,
+                run.figures("target_test"),
+                labels=test_labels,
+                p_merger=p_target,
+                thresholds=thresholds,
+                images=domain.images.images,
+                image_rows=domain.split.test,
+                bands=source.bands,
+                name="target test split",
+                n_bootstrap=n_bootstrap,
+                seed=seed,
             )
             _write_predictions(run.predictions("target_test"), domain.images.meta["id"][domain.split.test], test_labels, p_target)
     record.write(run.metrics)
@@ -75,4 +90,3 @@ def predictions_of(path) -> tuple[np.ndarray, np.ndarray]:
 
     table = Table.read(path)
     return np.asarray(table["is_merger"]), np.asarray(table["p_merger"])
-

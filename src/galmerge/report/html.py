@@ -114,22 +114,35 @@ def _run_sections(run: Run) -> list[str]:
     sections = [f"<h2>Summary</h2>{_paragraphs(run_summary(record, values, provenance))}"]
     header, rows = _score_rows((("source validation", record.validation), ("source test", record.test), ("target test", record.target_test)))
     thresholds = ", ".join(f"{name} p >= {value:.3f}" for name, value in record.thresholds.items())
-    sections.append(f"<h2>Scores</h2>{_table(header, rows)}<p>Checkpoint chosen by <b>{html.escape(record.best_checkpoint['monitor'])}</b>; decision thresholds: {html.escape(thresholds)}. Precision, recall, F1 and accuracy at p &gt;= 0.5.</p>")
+    sections.append(
+        f"<h2>Scores</h2>{_table(header, rows)}<p>Checkpoint chosen by <b>{html.escape(record.best_checkpoint['monitor'])}</b>; decision thresholds: {html.escape(thresholds)}. Precision, recall, F1 and accuracy at p &gt;= 0.5.</p>"
+    )
     sections.append("<h2>Configuration</h2>" + _table(["setting", "value"], _settings_rows(values)) + _table(["provenance", "value"], _settings_rows(provenance)))
     figures = run.figures("test")
     target = run.figures("target_test")
-    sections.append("<h2>Figures</h2>" + _figures([
-        (figures / "learning_curves.png", "Learning curves"),
-        (figures / "roc.png", "ROC, source test split"), (figures / "pr.png", "Precision-recall, source test split"),
-        (figures / "confusion_default.png", "Confusion matrix at p >= 0.5"), (figures / "confusion_target_recall.png", "Confusion matrix at the target-recall threshold"),
-        (target / "roc.png", "ROC, target test split"), (target / "pr.png", "Precision-recall, target test split"),
-        (figures / "montage.png", "Most confident calls and worst mistakes, source test split"),
-        (target / "montage.png", "Most confident calls and worst mistakes, target test split"),
-    ]))
+    sections.append(
+        "<h2>Figures</h2>"
+        + _figures(
+            [
+                (figures / "learning_curves.png", "Learning curves"),
+                (figures / "roc.png", "ROC, source test split"),
+                (figures / "pr.png", "Precision-recall, source test split"),
+                (figures / "confusion_default.png", "Confusion matrix at p >= 0.5"),
+                (figures / "confusion_target_recall.png", "Confusion matrix at the target-recall threshold"),
+                (target / "roc.png", "ROC, target test split"),
+                (target / "pr.png", "Precision-recall, target test split"),
+                (figures / "montage.png", "Most confident calls and worst mistakes, source test split"),
+                (target / "montage.png", "Most confident calls and worst mistakes, target test split"),
+            ]
+        )
+    )
     for folder in sorted(run.evaluations.glob("*/")) if run.evaluations.exists() else []:
         evaluation = Evaluation.read(folder / Evaluation.FILENAME) if (folder / Evaluation.FILENAME).exists() else None
         table = _table(*_score_rows(((folder.name, evaluation),))) if evaluation else ""
-        sections.append(f"<h3>Evaluation: {html.escape(folder.name)}</h3>{table}" + _figures([(folder / n, f"{folder.name}: {c}") for n, c in (("roc.png", "ROC"), ("pr.png", "precision-recall"), ("montage.png", "montage"))]))
+        sections.append(
+            f"<h3>Evaluation: {html.escape(folder.name)}</h3>{table}"
+            + _figures([(folder / n, f"{folder.name}: {c}") for n, c in (("roc.png", "ROC"), ("pr.png", "precision-recall"), ("montage.png", "montage"))])
+        )
     return sections + _explain_sections(run)
 
 
@@ -165,17 +178,26 @@ def _experiment_sections(folder: Path) -> list[str]:
     record = ExperimentRecord.read(folder / ExperimentRecord.FILENAME)
     sections = [f"<h2>Summary</h2>{_paragraphs(experiment_summary(record))}"]
     spread = "mean ± standard deviation over seeds" if len(record.seeds) > 1 else "one seed: values with 95% bootstrap intervals over the test images"
-    tables = "".join(_table(*record.table(part), caption=caption) for part, caption in (
-        ("transfer", "Transfer to the target domain"), ("target", "Target domain, all metrics"), ("source", "Source domain (held-out test split)"),
-    ))
+    tables = "".join(
+        _table(*record.table(part), caption=caption)
+        for part, caption in (
+            ("transfer", "Transfer to the target domain"),
+            ("target", "Target domain, all metrics"),
+            ("source", "Source domain (held-out test split)"),
+        )
+    )
     note = f"<p>{html.escape(spread.capitalize())}. Precision, recall, F1 and accuracy at p &gt;= 0.5."
     if record.domain_gap_roc_auc is not None:
-        note += (f" Reference: <b>{html.escape(record.reference or '')}</b>; domain gap in ROC-AUC {record.domain_gap_roc_auc:.3f}. Gap closure = "
-                 "(AUC<sub>target,DA</sub> - AUC<sub>target,ref</sub>) / (AUC<sub>source,ref</sub> - AUC<sub>target,ref</sub>).")
+        note += (
+            f" Reference: <b>{html.escape(record.reference or '')}</b>; domain gap in ROC-AUC {record.domain_gap_roc_auc:.3f}. Gap closure = "
+            "(AUC<sub>target,DA</sub> - AUC<sub>target,ref</sub>) / (AUC<sub>source,ref</sub> - AUC<sub>target,ref</sub>)."
+        )
     sections.append(f"<h2>Results</h2>{tables}{note}</p>")
     sections.append("<h2>Protocol</h2>" + _table(["setting", "value"], _protocol_rows(record)))
     figures = folder / "figures"
-    sections.append("<h2>ROC and precision-recall curves</h2>" + _figures([(figures / f"{kind}_{domain}.png", f"{kind.upper()} curves, {domain}") for domain in ("source", "target") for kind in ("roc", "pr")]))
+    sections.append(
+        "<h2>ROC and precision-recall curves</h2>" + _figures([(figures / f"{kind}_{domain}.png", f"{kind.upper()} curves, {domain}") for domain in ("source", "target") for kind in ("roc", "pr")])
+    )
     sections.append("<h2>Feature space (t-SNE)</h2>" + _figures([(p, p.stem.replace("tsne_", "")) for p in sorted(figures.glob("tsne_*.png"))]))
     learning, montages = [], []
     for name, method in record.methods.items():

@@ -28,7 +28,9 @@ def run_summary(record: RunRecord, values: dict, provenance: dict) -> str:
     ]
     if adaptation.get("method", "none") != "none" or adaptation.get("extras"):
         terms = [adaptation.get("method", "none")] + list(adaptation.get("extras", []))
-        text[0] += f" It was adapted to {sizes.get('target_train', '?')} unlabelled images of {provenance.get('target', 'the target domain')} with {' + '.join(t for t in terms if t != 'none')}; target labels, if any, were used only to score it."
+        text[0] += (
+            f" It was adapted to {sizes.get('target_train', '?')} unlabelled images of {provenance.get('target', 'the target domain')} with {' + '.join(t for t in terms if t != 'none')}; target labels, if any, were used only to score it."
+        )
     paragraphs = [" ".join(text)]
     for title, evaluation in (("source test split", record.test), ("target test split", record.target_test)):
         if evaluation is None:
@@ -76,8 +78,7 @@ def experiment_summary(record: ExperimentRecord) -> str:
         f"{sizes.get('train', '?')} labelled source images ({record.files.get('source')}) and, where a method adapts, on "
         f"{sizes.get('target_train', '?')} unlabelled target images ({record.files.get('target')}), with {len(trained)} methods "
         f"({', '.join(trained)}) and {len(record.seeds)} seed{'s' if len(record.seeds) > 1 else ''}. Every number below is measured on "
-        f"held-out images that no method trained on or chose its checkpoint with"
-        + (f": {record.files['evaluation']} for the target." if record.files.get("evaluation") else ".")
+        f"held-out images that no method trained on or chose its checkpoint with" + (f": {record.files['evaluation']} for the target." if record.files.get("evaluation") else ".")
     )
     paragraphs = [setup]
     reference = record.methods.get(record.reference or "")
@@ -98,9 +99,11 @@ def experiment_summary(record: ExperimentRecord) -> str:
         paragraphs.append(
             "What this means for your survey: if your images differ from your training images as much as the target differs from the "
             "source here, expect the target numbers, not the source ones. "
-            + ("Intervals are 95% bootstrap intervals over the test images; with one seed they do not include the spread between "
-               "trainings, which a run with more seeds measures." if one_seed else "The spread is the standard deviation over seeds, "
-               "the variation between trainings on the same images.")
+            + (
+                "Intervals are 95% bootstrap intervals over the test images; with one seed they do not include the spread between trainings, which a run with more seeds measures."
+                if one_seed
+                else "The spread is the standard deviation over seeds, the variation between trainings on the same images."
+            )
         )
     finetuned = [name for name, m in record.methods.items() if m.is_finetuned]
     if finetuned:
@@ -111,4 +114,3 @@ def experiment_summary(record: ExperimentRecord) -> str:
             + "."
         )
     return "\n\n".join(paragraphs)
-

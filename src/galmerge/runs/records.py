@@ -204,12 +204,16 @@ class Evaluation:
     @classmethod
     def from_dict(cls, values: dict) -> "Evaluation":
         return cls(
-            n=int(values["n"]), n_mergers=int(values["n_mergers"]),
+            n=int(values["n"]),
+            n_mergers=int(values["n_mergers"]),
             **{name: Score.from_dict(values[name]) for name in RANKING_METRICS},  # type: ignore[arg-type]
             thresholds={name: ThresholdScores.from_dict(entry) for name, entry in values["thresholds"].items()},
             recall_at_fpr={key: float(v) for key, v in values.get("recall_at_fpr", {}).items()},
-            n_bootstrap=int(values.get("n_bootstrap", 0)), figures=dict(values.get("figures", {})),
-            run=values.get("run"), data=values.get("data"), n_excluded=int(values.get("n_excluded", 0)),
+            n_bootstrap=int(values.get("n_bootstrap", 0)),
+            figures=dict(values.get("figures", {})),
+            run=values.get("run"),
+            data=values.get("data"),
+            n_excluded=int(values.get("n_excluded", 0)),
         )
 
     def write(self, path) -> Path:
@@ -256,8 +260,11 @@ class RunRecord:
 
     def to_dict(self) -> dict:
         values: dict[str, Any] = {
-            "adaptation": self.adaptation, "best_checkpoint": self.best_checkpoint, "n_images": self.n_images,
-            "thresholds": self.thresholds, "epoch_time_s_median": self.epoch_time_s_median,
+            "adaptation": self.adaptation,
+            "best_checkpoint": self.best_checkpoint,
+            "n_images": self.n_images,
+            "thresholds": self.thresholds,
+            "epoch_time_s_median": self.epoch_time_s_median,
         }
         for key, evaluation in (("val", self.validation), ("test", self.test), ("target_test", self.target_test)):
             if evaluation is not None:
@@ -270,9 +277,14 @@ class RunRecord:
             return Evaluation.from_dict(values[key]) if key in values else None
 
         return cls(
-            adaptation=values.get("adaptation", {}), best_checkpoint=values["best_checkpoint"], n_images=values["n_images"],
-            thresholds=values["thresholds"], validation=evaluation("val"), test=evaluation("test"),
-            target_test=evaluation("target_test"), epoch_time_s_median=values.get("epoch_time_s_median"),
+            adaptation=values.get("adaptation", {}),
+            best_checkpoint=values["best_checkpoint"],
+            n_images=values["n_images"],
+            thresholds=values["thresholds"],
+            validation=evaluation("val"),
+            test=evaluation("test"),
+            target_test=evaluation("target_test"),
+            epoch_time_s_median=values.get("epoch_time_s_median"),
         )
 
     def write(self, path) -> Path:
@@ -286,10 +298,14 @@ class RunRecord:
 # ---------------------------------------------------------------------------- few-label transfer
 @dataclass(frozen=True)
 class FinetunePoint:
-    """Target scores of a model fine-tuned on ``k`` labelled target images (k = 0: as trained)."""
+    """Scores of one method fine-tuned (or trained) on ``k`` labelled survey images (k = 0: as trained).
+
+    The scores are of out-of-fold predictions: every labelled image scored by a model that did
+    not see it (averaged over the repeats), with stratified bootstrap intervals.
+    """
 
     k: int
-    n_mergers_used: int
+    n_mergers_used: float
     roc_auc: Score
     pr_auc: Score
     recall_at_5pct_fpr: float | None = None
@@ -297,16 +313,63 @@ class FinetunePoint:
     def to_dict(self) -> dict:
         return {"n_mergers_used": self.n_mergers_used, "roc_auc": self.roc_auc.to_dict(), "pr_auc": self.pr_auc.to_dict(), "recall_at_5pct_fpr": self.recall_at_5pct_fpr}
 
+    @classmethod
+    def from_dict(cls, k: int, values: dict) -> "FinetunePoint":
+        return cls(int(k), float(values["n_mergers_used"]), Score.from_dict(values["roc_auc"]), Score.from_dict(values["pr_auc"]), values.get("recall_at_5pct_fpr"))
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """ROC-AUC of method ``a`` minus method ``b`` on the same images (paired stratified bootstrap); ``k`` labels for few-label points."""
+
+    a: str
+    b: str
+    difference: float
+    ci95: tuple[float, float]
+    p_value: float
+    k: int | None = None
+
+    def to_dict(self) -> dict:
+        return {"a": self.a, "b": self.b, "difference": self.difference, "ci95": list(self.ci95), "p_value": self.p_value, "k": self.k}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "PairedComparison":
+        k = values.get("k")
+        return cls(values["a"], values["b"], float(values["difference"]), _pair(values["ci95"]), float(values["p_value"]), None if k is None else int(k))  # type: ignore[arg-type]
+
+    def format(self) -> str:
+        where = f"K={self.k}: " if self.k is not None else ""
+        return f"{where}{self.a} - {self.b} = {format_interval(self.difference, self.ci95)} (p = {self.p_value:.3f})"
+
 
 @dataclass
 class FinetuneCurve:
-    """Target ROC-AUC and PR-AUC against the number of labels K, all scored on the same held-out images."""
+    """Survey ROC-AUC and PR-AUC against the number of labels K, per method, by repeated cross-validation.
 
-    n_evaluation: int
-    n_evaluation_mergers: int
+    Attributes
+    ----------
+    n_labelled, n_labelled_mergers : int
+        The labelled set every point is scored on (each image out of fold).
+    n_folds, n_repeats : int
+    mode : str
+        Which layers fine-tuning trained.
+    with_adaptation : bool
+        Whether fine-tuning also used the run's mocks and unlabelled survey (semi-supervised).
+    methods : dict of str to dict of int to FinetunePoint
+        ``fine-tuned run`` (the run, adapted), ``from scratch`` (the same network on the K labels
+        alone), ``statistics`` (gradient boosting on image statistics), as measured.
+    comparisons : list of PairedComparison
+        The fine-tuned run against each baseline at every K.
+    """
+
+    n_labelled: int
+    n_labelled_mergers: int
+    n_folds: int
+    n_repeats: int
     mode: str
     with_adaptation: bool
-    points: dict[int, FinetunePoint] = field(default_factory=dict)
+    methods: dict[str, dict[int, FinetunePoint]] = field(default_factory=dict)
+    comparisons: list[PairedComparison] = field(default_factory=list)
     path: Path | None = field(default=None, compare=False)
 
     FILENAME: ClassVar[str] = "finetune.json"
@@ -314,17 +377,37 @@ class FinetuneCurve:
 
     def to_dict(self) -> dict:
         return {
-            "n_evaluation": self.n_evaluation, "n_evaluation_mergers": self.n_evaluation_mergers, "mode": self.mode,
-            "with_adaptation": self.with_adaptation, "points": {str(k): point.to_dict() for k, point in self.points.items()},
+            "n_labelled": self.n_labelled,
+            "n_labelled_mergers": self.n_labelled_mergers,
+            "n_folds": self.n_folds,
+            "n_repeats": self.n_repeats,
+            "mode": self.mode,
+            "with_adaptation": self.with_adaptation,
+            "methods": {name: {str(k): point.to_dict() for k, point in points.items()} for name, points in self.methods.items()},
+            "comparisons": [c.to_dict() for c in self.comparisons],
         }
 
     @classmethod
     def from_dict(cls, values: dict) -> "FinetuneCurve":
-        points = {
-            int(k): FinetunePoint(int(k), int(p["n_mergers_used"]), Score.from_dict(p["roc_auc"]), Score.from_dict(p["pr_auc"]), p.get("recall_at_5pct_fpr"))
-            for k, p in values["points"].items()
-        }
-        return cls(int(values["n_evaluation"]), int(values["n_evaluation_mergers"]), values["mode"], bool(values.get("with_adaptation", False)), points)
+        methods = {name: {int(k): FinetunePoint.from_dict(int(k), p) for k, p in points.items()} for name, points in values["methods"].items()}
+        comparisons = [PairedComparison.from_dict(c) for c in values.get("comparisons", [])]
+        return cls(
+            int(values["n_labelled"]),
+            int(values["n_labelled_mergers"]),
+            int(values["n_folds"]),
+            int(values["n_repeats"]),
+            values["mode"],
+            bool(values.get("with_adaptation", False)),
+            methods,
+            comparisons,
+        )
+
+    def summary(self) -> str:
+        lines = [f"{self.n_labelled} labelled images ({self.n_labelled_mergers} mergers), {self.n_folds}-fold x {self.n_repeats}; ROC-AUC [95 % interval]:"]
+        for name, points in self.methods.items():
+            lines.append(f"  {name}: " + "; ".join(f"K={k} {p.roc_auc.format()}" for k, p in sorted(points.items())))
+        lines += [f"  {c.format()}" for c in self.comparisons]
+        return "\n".join(lines)
 
     def write(self, path) -> Path:
         return _write_json(path, self.to_dict())
@@ -391,8 +474,11 @@ class MethodResult:
     def to_dict(self) -> dict:
         runs = [{key: (value.to_dict() if isinstance(value, Evaluation) else value) for key, value in run.items()} for run in self.runs]
         return {
-            "options": self.options, "runs": runs, "summary": {key: value.to_dict() for key, value in self.summary.items()},
-            "gap_closure": self.gap_closure, "a_distance": self.a_distance,
+            "options": self.options,
+            "runs": runs,
+            "summary": {key: value.to_dict() for key, value in self.summary.items()},
+            "gap_closure": self.gap_closure,
+            "a_distance": self.a_distance,
         }
 
     @classmethod
@@ -420,6 +506,9 @@ class ExperimentRecord:
     domain_gap_roc_auc : float or None
         Source minus target ROC-AUC of the reference.
     finetune : dict of str to list of FinetuneCurve
+    comparisons : list of PairedComparison
+        Target ROC-AUC of each trained method minus the reference's on the same images (the
+        predictions averaged over seeds), with a paired stratified bootstrap interval.
     description : dict
         What a person needs to read the numbers: the training options shared by all methods,
         data sizes, the model.
@@ -432,6 +521,7 @@ class ExperimentRecord:
     reference: str | None = None
     domain_gap_roc_auc: float | None = None
     finetune: dict[str, list[FinetuneCurve]] = field(default_factory=dict)
+    comparisons: list[PairedComparison] = field(default_factory=list)
     description: dict = field(default_factory=dict)
     report: str | None = None
     path: Path | None = field(default=None, compare=False)
@@ -478,10 +568,15 @@ class ExperimentRecord:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "seeds": list(self.seeds), "files": self.files, "description": self.description,
+            "name": self.name,
+            "seeds": list(self.seeds),
+            "files": self.files,
+            "description": self.description,
             "methods": {name: method.to_dict() for name, method in self.methods.items()},
-            "reference": self.reference, "domain_gap_roc_auc": self.domain_gap_roc_auc,
+            "reference": self.reference,
+            "domain_gap_roc_auc": self.domain_gap_roc_auc,
             "finetune": {name: [curve.to_dict() | {"path": str(curve.path) if curve.path else None} for curve in curves] for name, curves in self.finetune.items()},
+            "comparisons": [c.to_dict() for c in self.comparisons],
             "report": self.report,
         }
 
@@ -495,10 +590,16 @@ class ExperimentRecord:
                 curve.path = Path(entry["path"]) if entry.get("path") else None
                 finetune[name].append(curve)
         return cls(
-            name=values["name"], seeds=list(values["seeds"]), files=values.get("files", {}),
+            name=values["name"],
+            seeds=list(values["seeds"]),
+            files=values.get("files", {}),
             methods={name: MethodResult.from_dict(m) for name, m in values.get("methods", {}).items()},
-            reference=values.get("reference"), domain_gap_roc_auc=values.get("domain_gap_roc_auc"),
-            finetune=finetune, description=values.get("description", {}), report=values.get("report"),
+            reference=values.get("reference"),
+            domain_gap_roc_auc=values.get("domain_gap_roc_auc"),
+            finetune=finetune,
+            comparisons=[PairedComparison.from_dict(c) for c in values.get("comparisons", [])],
+            description=values.get("description", {}),
+            report=values.get("report"),
         )
 
     def write(self, path) -> Path:
@@ -569,8 +670,7 @@ class Explanation:
             lines.append(f"{feature} mask (share of |attribution| inside / pointing game; shuffled masks in brackets):")
             for method, entry in methods.items():
                 lines.append(
-                    f"  {method:<16} {entry['share_in_mask']:.3f} ({entry['shuffled_share_in_mask']:.3f})  "
-                    f"{entry['pointing_game']:.3f} ({entry['shuffled_pointing_game']:.3f})  n={entry['n_images']}"
+                    f"  {method:<16} {entry['share_in_mask']:.3f} ({entry['shuffled_share_in_mask']:.3f})  {entry['pointing_game']:.3f} ({entry['shuffled_pointing_game']:.3f})  n={entry['n_images']}"
                 )
         for mode, check in (self.randomisation or {}).items():
             finals = ", ".join(f"{m} {v:.2f}" for m, v in check["final_spearman_abs"].items())
@@ -583,8 +683,13 @@ class Explanation:
 
     def to_dict(self) -> dict:
         values: dict[str, Any] = {
-            "run": self.run, "data": self.data, "n_excluded": self.n_excluded, "methods": list(self.methods),
-            "images": self.images, "options": self.options, "figures": dict(self.figures),
+            "run": self.run,
+            "data": self.data,
+            "n_excluded": self.n_excluded,
+            "methods": list(self.methods),
+            "images": self.images,
+            "options": self.options,
+            "figures": dict(self.figures),
         }
         values.update({name: getattr(self, name) for name in self._OPTIONAL if getattr(self, name) is not None})
         return values

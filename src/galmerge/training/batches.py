@@ -45,7 +45,8 @@ class EpochOrder:
 
 
 class InMemoryBatches:
-    """Iterable of batches ``{"source": (images, labels)}``, plus ``"target": images`` when a target set is given.
+    """Iterable of batches ``{"source": (images, labels)}``, plus ``"target": images`` and
+    ``"target_rows"`` (their rows in the target set) when a target set is given.
 
     Parameters
     ----------
@@ -156,7 +157,9 @@ class InMemoryBatches:
             rows = order[start:stop]
             batch = {"source": (self._format(self.images, rows, generator), None if self.labels is None else self.labels[rows])}
             if target_cycle is not None:
-                batch["target"] = self._format(self.target_images, self.target_rows[target_cycle.take(stop - start)], generator)
+                target_rows = self.target_rows[target_cycle.take(stop - start)]
+                batch["target"] = self._format(self.target_images, target_rows, generator)
+                batch["target_rows"] = target_rows
             yield batch
 
 

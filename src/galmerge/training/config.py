@@ -48,6 +48,7 @@ __all__ = [
     "HardwareConfig",
     "FinetuneOptions",
     "LR_SCHEDULES",
+    "BATCHNORM_MODES",
     "CLASS_WEIGHTINGS",
     "MONITORS",
     "MONITOR_MODES",
@@ -59,10 +60,21 @@ __all__ = [
 ]
 
 LR_SCHEDULES = ("one-cycle", "deepmerge-cycle", "constant")
+BATCHNORM_MODES = ("domain", "domain-affine", "mixed")
 CLASS_WEIGHTINGS = ("balanced", "none")
-MONITOR_MODES = {"val_roc_auc": "max", "val_accuracy": "max", "val_loss": "min", "target_entropy": "min", "target_im": "max", "domain_confusion": "min"}
+MONITOR_MODES = {
+    "val_roc_auc": "max",
+    "val_accuracy": "max",
+    "val_loss": "min",
+    "target_entropy": "min",
+    "target_im": "max",
+    "domain_confusion": "min",
+    "target_snd": "max",
+    "dev_risk": "min",
+    "target_im_prior": "max",
+}
 MONITORS = tuple(MONITOR_MODES)
-LABEL_FREE_MONITORS = ("target_entropy", "target_im", "domain_confusion")
+LABEL_FREE_MONITORS = ("target_entropy", "target_im", "domain_confusion", "target_snd", "dev_risk", "target_im_prior")
 # What a resumed run may change: how long it runs, where it runs, how its scores are resampled.
 RESUMABLE_OPTIONS = ("epochs", "accelerator", "devices", "precision", "n_bootstrap")
 
@@ -91,10 +103,21 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Which network, at which input size."""
+    """Which network, at which input size, with which BatchNorm.
+
+    With a target set, ``domain`` BatchNorm (Chang et al. 2019) normalises source and target
+    images with their own statistics (gathered from every target batch, also without an
+    adaptation loss); ``mixed`` sends both through one BatchNorm, whose statistics are then a
+    mixture that fits neither domain at evaluation. Without a target the three are the same.
+    """
 
     architecture: str = option("deepmerge", "network architecture", flag="--model")
     input_size: int | None = option(None, "network input side in pixels (default: the model's own, 75 for both)", value_type=int)
+    batchnorm: str = option(
+        "domain",
+        "with a target: BatchNorm statistics per domain (domain), also scale and shift per domain (domain-affine), or one set for the mixed batches (mixed, DeepMerge II)",
+        choices=BATCHNORM_MODES,
+    )
 
     def __post_init__(self):
         coerce_fields(self)
@@ -156,11 +179,14 @@ class AdaptationConfig:
 
     method: str = option("none", "transfer loss between source and target features (needs --target)")
     transfer_weight: float = option(1.0, "weight of the transfer loss", minimum=0)
+    survey_prior: float | None = option(None, "merger fraction of the target survey when known (default: estimated from the unlabelled target by EM)", value_type=float)
     extras: tuple = option((), "extra loss terms switched on", item_type=str)
     options: dict = field(default_factory=dict)
 
     def __post_init__(self):
         coerce_fields(self)
+        if self.survey_prior is not None and not 0 < self.survey_prior < 1:
+            raise ConfigError(f"survey_prior must be in (0, 1), got {self.survey_prior}")
         if self.method not in transfer_methods():
             raise ConfigError(f"method must be one of {', '.join(transfer_methods())}; got {self.method!r}")
         unknown = sorted(set(self.extras) - set(extra_methods()))
@@ -196,6 +222,8 @@ class AdaptationConfig:
 
     def to_dict(self) -> dict:
         values: dict[str, Any] = {"method": self.method, "transfer_weight": self.transfer_weight, "extras": list(self.extras)}
+        if self.survey_prior is not None:
+            values["survey_prior"] = self.survey_prior
         for name in self.active_methods():
             options = dataclasses.asdict(self.options[name])
             if options:
@@ -480,21 +508,25 @@ def _overlay(values: dict, flat: dict) -> dict:
 
 @dataclass
 class FinetuneOptions:
-    """How a model is fine-tuned on a few labelled target images (:func:`galmerge.training.finetune.finetune`).
+    """How a model is fine-tuned on a few labelled survey images (:func:`galmerge.training.finetune.finetune`).
 
-    ``full`` trains every layer, each layer towards the input at ``layer_decay`` times the rate of
-    the one after it (earlier layers hold generic features worth keeping); ``head`` trains only
-    the dense head.
+    ``last`` (default) trains the last convolutional block and the dense head, the layers that
+    turn generic features into the merger decision; ``full`` trains every layer, each layer
+    towards the input at ``layer_decay`` times the rate of the one after it; ``head`` only the
+    dense head. Training runs for at least ``steps`` optimiser steps whatever K is (with K = 10
+    an "epoch" is one step). With ``adapt_bn`` the network's BatchNorm statistics are first
+    recomputed on the survey's unlabelled images (AdaBN) and then kept fixed.
     """
 
-    mode: str = option("full", "train every layer (layer-wise learning-rate decay) or only the dense head", choices=("full", "head"))
-    lr: float = option(3e-4, "learning rate of the last layer")
-    layer_decay: float = option(0.5, "learning-rate factor from one layer to the one before it")
-    epochs: int = option(40, "passes over the K labelled images", minimum=1)
+    mode: str = option("last", "which layers train: the last conv block and the head (last), every layer (full), or the head only", choices=("last", "full", "head"))
+    lr: float = option(1e-3, "learning rate of the last layer")
+    layer_decay: float = option(0.7, "learning-rate factor from one layer to the one before it")
+    steps: int = option(300, "optimiser steps", minimum=1)
     batch_size: int = option(32, "labelled images per step", minimum=2)
     weight_decay: float = option(1e-4, "L2 penalty of Adam", minimum=0)
-    seed: int = option(0, "fixes the label pool, the order and the augmentation")
-    with_adaptation: bool = option(False, "keep the run's domain-adaptation losses (source and unlabelled target batches) while fine-tuning")
+    seed: int | None = option(None, "fixes the label pools, the order and the augmentation (default: the run's seed)", value_type=int)
+    adapt_bn: bool = option(True, "recompute BatchNorm statistics on the survey's unlabelled images before fine-tuning (AdaBN)")
+    with_adaptation: bool = option(False, "semi-supervised: each step also takes a batch of the run's mocks and of the unlabelled survey, with the run's adaptation losses")
 
     def __post_init__(self):
         coerce_fields(self)
@@ -535,4 +567,3 @@ def train_overrides(args) -> dict[str, Any]:
     """The training options given on a command line parsed with :func:`add_train_arguments`, by flat name."""
     known = {"seed", *_section_flat_names(), *_method_flat_names()}
     return {name: value for name, value in vars(args).items() if name in known}
-

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -75,60 +74,86 @@ class AdaptationData:
     adaptation: AdaptationConfig
 
 
-def _optimiser(model: Any, options: FinetuneOptions, extra: list | None = None) -> torch.optim.Optimizer:
+def _trainable_groups(model: nn.Module, options: FinetuneOptions) -> list[dict]:
+    """Optimiser groups of the layers ``options.mode`` trains; the other parameters are frozen."""
+    layers = model.layer_groups()
     if options.mode == "head":
+        chosen = [model.head_parameters()]
+    elif options.mode == "last":  # the last convolutional stage and everything after it
         head = {id(p) for p in model.head_parameters()}
-        for parameter in model.parameters():
-            parameter.requires_grad_(id(parameter) in head)
-        groups = [{"params": model.head_parameters(), "lr": options.lr}]
+        first_head = next(i for i, group in enumerate(layers) if any(id(p) in head for p in group))
+        chosen = layers[max(0, first_head - 1) :]
     else:
-        layers = model.layer_groups()
-        groups = [{"params": params, "lr": options.lr * options.layer_decay ** (len(layers) - 1 - depth)} for depth, params in enumerate(layers)]
-    return torch.optim.Adam(groups + (extra or []), weight_decay=options.weight_decay)
+        chosen = layers
+    trained_ids = {id(p) for group in chosen for p in group}
+    for parameter in model.parameters():
+        parameter.requires_grad_(id(parameter) in trained_ids)
+    return [{"params": group, "lr": options.lr * options.layer_decay ** (len(chosen) - 1 - depth)} for depth, group in enumerate(chosen)]
 
 
-def finetune(trained, images: np.ndarray, labels: np.ndarray, *, options: FinetuneOptions | None = None, adaptation: AdaptationData | None = None):
-    """A copy of a :class:`~galmerge.models.TrainedModel` fine-tuned on labelled images (raw, as loaded).
+def finetune(
+    trained,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    options: FinetuneOptions | None = None,
+    adaptation: AdaptationData | None = None,
+    unlabelled: np.ndarray | None = None,
+    train_batchnorm: bool = False,
+):
+    """A copy of a :class:`~galmerge.models.TrainedModel` fine-tuned on labelled survey images (raw, as loaded).
 
-    BatchNorm keeps the running statistics of the original training (batches of a few dozen
-    images would give noisy ones); the loss weighs the classes equally; every image gets a random
-    flip/rotation each epoch. Preprocessing and thresholds are the original model's. With
-    ``adaptation`` each step adds a source batch and an unlabelled target batch of ``batch_size``
-    images and the run's domain-adaptation terms (their own parameters, such as DANN's domain
-    classifier, start afresh).
+    Steps: (1) with ``options.adapt_bn``, AdaBN: the BatchNorm statistics of the model's
+    prediction domain are recomputed on the survey's unlabelled images (``unlabelled``, else the
+    labelled images themselves); (2) the layers of ``options.mode`` train for ``options.steps``
+    steps on batches drawn from the labelled images (each with a random flip/rotation), the
+    classes weighed equally, BatchNorm statistics fixed; with ``adaptation`` every step also
+    takes a source batch and an unlabelled survey batch with the run's adaptation losses (their
+    own parameters, such as DANN's domain classifier, start afresh). Preprocessing and
+    thresholds are the original model's. ``train_batchnorm`` lets BatchNorm follow the batches
+    instead (for a network trained from random weights, whose statistics mean nothing yet).
     """
+    from galmerge.models.domain_bn import DomainBatchNorm2d, adapt_batchnorm, model_domains, using_domain
     from galmerge.models.trained import TrainedModel
 
     options = options or FinetuneOptions()
-    torch.manual_seed(options.seed)
-    generator = torch.Generator().manual_seed(options.seed)
-    model = copy.deepcopy(trained.model).train()
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.eval()
+    seed = options.seed if options.seed is not None else 0
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = copy.deepcopy(trained.model)
+    spec = copy.deepcopy(trained.spec)
+    domain = spec.prediction_domain or ("target" if model_domains(model) else None)
     processed = torch.from_numpy(trained.preprocessor.transform(images))
+    if options.adapt_bn:
+        survey = processed if unlabelled is None else torch.from_numpy(trained.preprocessor.transform(unlabelled))
+        if len(survey) >= 2:
+            adapt_batchnorm(model, survey, domain=domain or "target", batch_size=256)
+            domain = domain or "target"
+            spec.batchnorm_domains, spec.prediction_domain = list(model_domains(model)), domain
+    model.train()
+    for module in model.modules():  # statistics stay those of the survey (or of training)
+        if not train_batchnorm and isinstance(module, (nn.modules.batchnorm._BatchNorm, DomainBatchNorm2d)):
+            module.eval()
     targets = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     weights = balanced_class_weights(targets)
     adapting = _AdaptationSteps(trained, adaptation, options, generator) if adaptation is not None else None
-    optimiser = _optimiser(model, options, adapting.parameter_groups() if adapting else None)
-    steps_per_epoch = -(-len(targets) // options.batch_size)
-    for epoch in range(options.epochs):
-        order = torch.randperm(len(targets), generator=generator)
-        for step, start in enumerate(range(0, len(order), options.batch_size)):
-            rows = order[start : start + options.batch_size]
-            batch = random_dihedral(processed[rows], generator)
-            labelled = LabelledBatch(batch, targets[rows], weights)
+    groups = _trainable_groups(model, options) + (adapting.parameter_groups() if adapting else [])
+    optimiser = torch.optim.Adam(groups, weight_decay=options.weight_decay)
+    size = min(options.batch_size, len(targets))
+    with using_domain(model, domain):
+        for step in range(options.steps):
+            rows = torch.randint(len(targets), (size,), generator=generator)
+            labelled = LabelledBatch(random_dihedral(processed[rows], generator), targets[rows], weights, domain=domain or "source")
             if adapting is None:
                 loss, _ = step_loss(model, labelled)
             else:
-                progress = (epoch * steps_per_epoch + step) / (options.epochs * steps_per_epoch)
-                loss = adapting.loss(model, labelled, progress=progress)
+                loss = adapting.loss(model, labelled, progress=step / options.steps)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
     for parameter in model.parameters():
         parameter.requires_grad_(True)
-    return TrainedModel(model.eval(), copy.deepcopy(trained.spec))
+    return TrainedModel(model.eval(), spec)
 
 
 class _AdaptationSteps:
@@ -140,8 +165,8 @@ class _AdaptationSteps:
         self.target = torch.from_numpy(trained.preprocessor.transform(adaptation.target_images))
         self.source_weights = balanced_class_weights(self.source_labels)
         self.size, self.generator, self.lr = options.batch_size, generator, options.lr
-        if adaptation.adaptation.method == "none" or not len(self.source) or not len(self.target):
-            raise ConfigError("fine-tuning with adaptation needs a run trained with a domain-adaptation method, and its source and target images")
+        if not len(self.source) or not len(self.target):
+            raise ConfigError("semi-supervised fine-tuning needs the run's source images and unlabelled target images")
         self.terms = nn.ModuleDict(build_loss_terms(adaptation.adaptation, feature_dim=trained.model.feature_dim))
 
     def parameter_groups(self) -> list[dict]:
@@ -167,8 +192,8 @@ def run_adaptation_data(run, loading_size: int, *, progress: bool) -> Adaptation
     run = Run(run)
     values, recorded = run.read_config()
     config = TrainConfig.from_dict(values, source=str(run.config))
-    if config.adaptation.method == "none" or not recorded.get("target"):
-        raise ConfigError(f"{run.path}: trained without domain adaptation (method {config.adaptation.method!r}); fine-tune it without --with-adaptation")
+    if not recorded.get("target"):
+        raise ConfigError(f"{run.path}: trained without target images; fine-tune it without --with-adaptation")
     arrays = run.split_arrays()
     source = load_imageset(recorded["data"], size=loading_size, progress=progress)
     target = load_imageset(recorded["target"], size=loading_size, progress=progress)

@@ -243,7 +243,7 @@ def train(
         run.preprocessing.write_text(json.dumps(preprocessor.to_dict(), indent=2))
         if importing is not None:
             importing.join()
-        module = _build_module(config, imageset, labels, split)
+        module = _build_module(config, imageset, labels, split, with_target=_forwards_target(config, domain))
         if init_from is not None:
             from galmerge.training.trainer import initialise_weights
 
@@ -262,7 +262,8 @@ def train(
     from galmerge.training.trainer import make_trainer
 
     with _quiet_lightning(), warnings.catch_warnings():
-        trainer, checkpoint = make_trainer(config, run, progress=progress, extra_callbacks=callbacks)
+        refresh = _target_refresh(config, domain, preprocessor, labels[split.train])
+        trainer, checkpoint = make_trainer(config, run, progress=progress, extra_callbacks=[*refresh, *callbacks])
         # lightning 2.6 calls a torch pytree API that newer torch deprecates; not the user's concern.
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
         if resume is not None:  # the checkpoints of the run being resumed are expected there
@@ -318,7 +319,36 @@ def _check_resumed_split(run: Run, fingerprint: str) -> Split:
     return run.load_split()
 
 
-def _build_module(config: TrainConfig, imageset, labels, split):
+def _train_prior(config: TrainConfig, train_labels) -> float:
+    """The merger fraction the network's posteriors carry: 0.5 with balanced class weights."""
+    return 0.5 if config.optimisation.class_weighting == "balanced" else float(np.mean(train_labels))
+
+
+def _target_refresh(config: TrainConfig, domain, preprocessor, train_labels) -> list:
+    """The per-epoch view of the target for self-training and class-weighted alignment (when a term wants it)."""
+    from galmerge.training.callbacks import TargetRefresh
+
+    if domain is None or not _forwards_target(config, domain):
+        return []
+    return [
+        TargetRefresh(domain.images.images, domain.split.train, transform=preprocessor.transform_tensor, survey_prior=config.adaptation.survey_prior, train_prior=_train_prior(config, train_labels))
+    ]
+
+
+def _forwards_target(config: TrainConfig, domain) -> bool:
+    """Whether target batches join the training steps.
+
+    With domain-specific BatchNorm they always do (they only set the target domain's statistics
+    unless a loss uses them), so a run without an adaptation loss is AdaBN and compares with
+    the adapted ones on equal terms. With mixed BatchNorm only when a loss uses them: fed to
+    plain training, they would shift BatchNorm's statistics and "no DA" would not be.
+    """
+    if domain is None:
+        return False
+    return config.model.batchnorm != "mixed" or config.adaptation.uses_target
+
+
+def _build_module(config: TrainConfig, imageset, labels, split, *, with_target: bool):
     import lightning.pytorch as pl
 
     from galmerge.adapt.registry import build_loss_terms
@@ -344,6 +374,10 @@ def _build_module(config: TrainConfig, imageset, labels, split):
         cycle_epochs=optimisation.cycle_epochs,
         head_lr_multiplier=optimisation.head_lr_multiplier,
         class_weights=class_weights,
+        batchnorm_domains=("source", "target") if with_target and config.model.batchnorm != "mixed" else None,
+        separate_affine=config.model.batchnorm == "domain-affine",
+        survey_prior=config.adaptation.survey_prior,
+        train_prior=_train_prior(config, labels[split.train]),
     )
 
 
@@ -356,10 +390,7 @@ def _batches(config: TrainConfig, images, labels, split, preprocessor, domain):
     from galmerge.training.batches import InMemoryBatches
 
     common = {"seed": config.seed, "channels_last": config.hardware.channels_last, "transform": preprocessor.transform_tensor}
-    # Target images join the training steps only when a loss uses them: fed to plain training,
-    # they would still shift BatchNorm's batch statistics, and "no DA" would not be.
-    uses_target = domain is not None and config.adaptation.uses_target
-    target = {"target_images": domain.images.images, "target_rows": domain.split.train} if uses_target else {}
+    target = {"target_images": domain.images.images, "target_rows": domain.split.train} if _forwards_target(config, domain) else {}
     batch_size = config.optimisation.batch_size
     train_batches = InMemoryBatches(images, labels, rows=split.train, batch_size=batch_size, shuffle=True, augment=config.data.augment, **common, **target)
     val_batches = InMemoryBatches(images, labels, rows=split.val, batch_size=EVAL_BATCH, shuffle=False, augment=False, **common)
@@ -369,20 +400,48 @@ def _batches(config: TrainConfig, images, labels, split, preprocessor, domain):
     return train_batches, [val_batches, target_val]
 
 
+def _estimate_survey_prior(trained: TrainedModel, target: TargetDomain) -> None:
+    """The target survey's merger fraction, by EM on the unlabelled target training and validation images."""
+    from galmerge.adapt.prior import estimate_prior_em
+
+    rows = np.concatenate([target.split.train, target.split.val])
+    prediction = trained.predict(target.images, rows=rows, batch_size=EVAL_BATCH)
+    estimate = estimate_prior_em(prediction.p_merger, train_prior=trained.spec.train_prior)
+    trained.spec.survey_prior, trained.spec.survey_prior_method = estimate.prior, estimate.method
+
+
 def _finish(result: TrainingResult, imageset: ImageSet, labels: np.ndarray, split: Split, model, preprocessor, best_path, checkpoint) -> TrainingResult:
     """Thresholds from the validation split, the model file, and the training part of ``metrics.json``."""
+    from galmerge.models.domain_bn import model_domains, set_domain, using_domain
     from galmerge.models.inference import TorchBackend
     from galmerge.models.thresholds import threshold_for_recall
     from galmerge.models.trained import ModelSpec
 
     config, run = result.config, result.run
+    domains = list(model_domains(model))
+    train_prior = _train_prior(config, labels[split.train])
     spec = ModelSpec(
-        architecture=config.model.architecture, in_bands=imageset.n_bands, input_size=preprocessor.input_size,
-        bands=list(imageset.bands), preprocessing=preprocessor.to_dict(), target_recall=config.selection.target_recall,
+        architecture=config.model.architecture,
+        in_bands=imageset.n_bands,
+        input_size=preprocessor.input_size,
+        bands=list(imageset.bands),
+        preprocessing=preprocessor.to_dict(),
+        target_recall=config.selection.target_recall,
         pixel_scale_arcsec=imageset.pixel_scale_arcsec,
+        batchnorm_domains=domains,
+        separate_affine=config.model.batchnorm == "domain-affine",
+        train_prior=train_prior,
     )
     trained = TrainedModel(model, spec)
-    validation = trained.predict(imageset, rows=split.val, runner=TorchBackend(model), batch_size=EVAL_BATCH)
+    with using_domain(model, "source" if domains else None):  # thresholds are chosen on source validation images
+        validation = trained.predict(imageset, rows=split.val, runner=TorchBackend(model), batch_size=EVAL_BATCH)
+    if domains:
+        spec.prediction_domain = "target"
+        set_domain(model, "target")
+    if config.adaptation.survey_prior is not None:
+        spec.survey_prior, spec.survey_prior_method = config.adaptation.survey_prior, "given"
+    elif result.target is not None:
+        _estimate_survey_prior(trained, result.target)
     thresholds = {"default": 0.5, "target_recall": threshold_for_recall(labels[split.val], validation.p_merger, target_recall=config.selection.target_recall)}
     spec.thresholds = thresholds
     trained.save(run.model)
@@ -392,7 +451,9 @@ def _finish(result: TrainingResult, imageset: ImageSet, labels: np.ndarray, spli
     record = RunRecord(
         adaptation={"method": config.adaptation.method, "extras": list(config.adaptation.extras)},
         best_checkpoint={"monitor": config.selection.monitor, "value": _float(checkpoint.best_model_score), "path": str(best_path)},
-        n_images=n_images, thresholds=thresholds, epoch_time_s_median=_median_epoch_time(run.history),
+        n_images=n_images,
+        thresholds=thresholds,
+        epoch_time_s_median=_median_epoch_time(run.history),
     )
     record.write(run.metrics)
     result.trained, result.thresholds, result.validation, result.record = trained, thresholds, validation, record

@@ -13,6 +13,7 @@ from torch import nn
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
 from galmerge.adapt.terms import StepOutputs
+from galmerge.models.domain_bn import convert_to_domain_batchnorm, model_domains, using_domain
 from galmerge.models.registry import build_model
 from galmerge.training.losses import LabelledBatch, balanced_class_weights, step_loss
 
@@ -61,6 +62,16 @@ class MergerClassifier(pl.LightningModule):
         ``None``: the model's default.
     class_weights : (float, float) or None
         Cross-entropy weights of non-mergers and mergers.
+    batchnorm_domains : tuple of str, optional
+        Give the network domain-specific BatchNorm with these domains (``("source", "target")``):
+        source batches and source validation use the first, target batches and target validation
+        the second.
+    separate_affine : bool
+        Domain-specific BatchNorm scale and shift too.
+    survey_prior : float or None
+        The target survey's merger fraction when known (label-free criteria; default estimated).
+    train_prior : float
+        Merger fraction the posteriors carry without class weights (the training set's).
     loss_terms : dict of str to nn.Module, optional
         Extra losses, each called as ``term(outputs: StepOutputs) -> Tensor`` and added to the
         task loss by :func:`galmerge.training.losses.step_loss`. A term's trainable parameters
@@ -84,10 +95,16 @@ class MergerClassifier(pl.LightningModule):
         head_lr_multiplier: float | None = None,
         class_weights=None,
         loss_terms: dict[str, nn.Module] | None = None,
+        batchnorm_domains: tuple[str, ...] | None = None,
+        separate_affine: bool = False,
+        survey_prior: float | None = None,
+        train_prior: float = 0.5,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["loss_terms"])
         self.model = build_model(architecture, in_bands=in_bands, input_size=input_size)
+        if batchnorm_domains:
+            convert_to_domain_batchnorm(self.model, domains=batchnorm_domains, separate_affine=separate_affine)
         self.loss_terms = nn.ModuleDict(loss_terms or {})
         weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
         self.register_buffer("class_weights", weights, persistent=False)
@@ -107,24 +124,26 @@ class MergerClassifier(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         images, labels = batch["source"]
         source = LabelledBatch(images, labels, self.class_weights)
-        loss, logged = step_loss(self.model, source, target=batch.get("target"), terms=self.loss_terms, progress=self.progress)
+        loss, logged = step_loss(self.model, source, target=batch.get("target"), target_rows=batch.get("target_rows"), terms=self.loss_terms, progress=self.progress)
         self.log_dict({f"train_{name}": value for name, value in logged.items()}, on_step=False, on_epoch=True, batch_size=len(images), sync_dist=True)
         return loss
 
     def on_validation_epoch_start(self):
-        self._validation_outputs = {"source_features": [], "target_features": [], "target_logits": []}
+        self._validation_outputs = {"source_features": [], "source_losses": [], "target_features": [], "target_logits": []}
 
     def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
         """Source validation (dataloader 0): loss, ROC-AUC, accuracy. Target validation (dataloader 1,
         unlabelled): logits and features only, for the label-free criteria of the epoch."""
         images, labels = batch["source"]
-        features, logits = self.model(images)
+        with using_domain(self.model, ("source", "target")[dataloader_idx] if model_domains(self.model) else None):
+            features, logits = self.model(images)
         store = self._validation_outputs
         if dataloader_idx == 1:
             store["target_features"].append(features.detach().float().cpu())
             store["target_logits"].append(logits.detach().float().cpu())
             return
         store["source_features"].append(features.detach().float().cpu())
+        store["source_losses"].append(F.cross_entropy(logits.detach().float(), labels, reduction="none").cpu())
         loss = F.cross_entropy(logits, labels, weight=self.class_weights)
         p_merger = torch.softmax(logits.float(), dim=1)[:, 1]
         self.val_roc_auc.update(p_merger, labels)
@@ -144,6 +163,9 @@ class MergerClassifier(pl.LightningModule):
             torch.cat(store["target_logits"]),
             torch.cat(store["source_features"]).numpy() if store["source_features"] else None,
             torch.cat(store["target_features"]).numpy(),
+            source_losses=torch.cat(store["source_losses"]).numpy() if store["source_losses"] else None,
+            survey_prior=self.hparams.survey_prior,
+            train_prior=0.5 if self.class_weights is not None else self.hparams.train_prior,
         )
         for name, value in criteria.items():
             self.log(name, float(value), on_step=False, on_epoch=True, add_dataloader_idx=False)
@@ -153,9 +175,7 @@ class MergerClassifier(pl.LightningModule):
         """Optimiser groups for the model and every loss term; refuses to leave a trainable parameter out."""
         lr = self.hparams["lr"]
         multiplier = self.hparams["head_lr_multiplier"]
-        model_groups = (
-            self.model.parameter_groups() if multiplier is None else self.model.parameter_groups(head_lr_multiplier=multiplier)
-        )
+        model_groups = self.model.parameter_groups() if multiplier is None else self.model.parameter_groups(head_lr_multiplier=multiplier)
         groups = [{"params": g["params"], "lr": lr * g["lr_multiplier"], "name": g["name"]} for g in model_groups]
         for name, term in self.loss_terms.items():
             params = [p for p in term.parameters() if p.requires_grad]

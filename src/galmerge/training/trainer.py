@@ -71,6 +71,7 @@ def initialise_weights(model: nn.Module, path, *, architecture: str) -> None:
     ModelMismatchError
         A checkpoint of another architecture, or weights of other shapes (e.g. another band count).
     """
+    from galmerge.models.domain_bn import expand_plain_state
     from galmerge.models.resnet import load_torchvision_weights
     from galmerge.models.trained import load_state_dict_file, model_file_path, read_model_file
 
@@ -85,6 +86,7 @@ def initialise_weights(model: nn.Module, path, *, architecture: str) -> None:
         if architecture == "resnet18" and "layer1.0.conv1.weight" in state and "bottleneck.weight" not in state:
             load_torchvision_weights(model, state, source=str(path))  # type: ignore[arg-type]
             return
+    state = expand_plain_state(model, state)  # a plain-BatchNorm model starts every domain of a DSBN one
     own = model.state_dict()
     foreign = sorted(set(state) ^ set(own))
     wrong = sorted(k for k in set(state) & set(own) if state[k].shape != own[k].shape)

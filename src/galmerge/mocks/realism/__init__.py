@@ -12,9 +12,9 @@ from galmerge.mocks.realism.noise import (
     sky_sigma_from_depth,
 )
 from galmerge.mocks.realism.observe import ObservedStamp, Observer, convolve_bands, observe, observe_fits
-from galmerge.mocks.realism.sky import SkyBank
 from galmerge.mocks.realism.psf import AiryGaussianPSF, GaussianPSF, ImagePSF, MoffatPSF, convolve, psf_from_spec
 from galmerge.mocks.realism.resample import resample_flux
+from galmerge.mocks.realism.sky import SkyBank
 
 __all__ = [
     "AiryGaussianPSF", "FieldImage", "GaussianPSF", "ImagePSF", "LuptonMapping", "MoffatPSF", "ObservedStamp", "Observer", "SkyBank", "convolve_bands",

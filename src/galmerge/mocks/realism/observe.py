@@ -20,7 +20,7 @@ import numpy as np
 from galmerge.errors import DataFileNotFoundError, RecipeError
 from galmerge.mocks.cosmology import kpc_per_arcsec
 from galmerge.mocks.realism.background import add_field_sources
-from galmerge.mocks.realism.noise import add_noise, box_noise_factor, correlated_gaussian_noise, electrons_per_nanomaggy, nanomaggies_from_mag, sky_sigma_from_depth
+from galmerge.mocks.realism.noise import box_noise_factor, correlated_gaussian_noise, electrons_per_nanomaggy, nanomaggies_from_mag, sky_sigma_from_depth
 from galmerge.mocks.realism.resample import resample_flux
 from galmerge.mocks.recipes import Recipe, load_recipe
 
