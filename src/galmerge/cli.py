@@ -231,18 +231,16 @@ def cmd_calibrate(args) -> int:
 
 def cmd_mock_morphometry(args) -> int:
     from galmerge.mocks.morphometry import MorphometryOptions, generate_morphometry
+    from galmerge.runs import output_file
 
     options = MorphometryOptions(psf_file=args.psf_file, psf_pixel_scale_arcsec=args.psf_pixel_scale, renderer=args.renderer, stamp_size=args.stamp_size)
     if args.r_e_pixels:
         options.r_e_pixels = tuple(float(v) for v in args.r_e_pixels.split(","))
     if args.depth_offset:
         options.depth_offset_mag = tuple(float(v) for v in args.depth_offset.split(","))
-    if args.out.exists() and not args.overwrite:
-        from galmerge.errors import OutputExistsError
-
-        raise OutputExistsError(f"{args.out}: already exists; choose another --out or pass --overwrite")
+    out = output_file(args.out, overwrite=args.overwrite)  # refused before anything is rendered
     mocks = generate_morphometry(args.recipe, args.n, seed=args.seed, options=options, progress=not args.quiet)
-    print(f"wrote {mocks!r} to {mocks.save(args.out, overwrite=args.overwrite)}")
+    print(f"wrote {mocks!r} to {mocks.save(out, overwrite=args.overwrite)}")
     return 0
 
 
@@ -329,12 +327,9 @@ def cmd_morph_transfer(args) -> int:
 def cmd_measure(args) -> int:
     from galmerge.data import load_imageset
     from galmerge.morphology import MorphologyOptions, measure_morphology
+    from galmerge.runs import output_file
 
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        from galmerge.errors import OutputExistsError
-
-        raise OutputExistsError(f"{out}: already exists; choose another --out or pass --overwrite")
+    out = output_file(args.out, overwrite=args.overwrite)
     imageset = load_imageset(args.images, size=args.size, progress=not args.quiet)
     table = measure_morphology(imageset, options=MorphologyOptions(band=args.band), workers=args.workers, progress=not args.quiet)
     table.write(out, format={".csv": "ascii.csv", ".fits": "fits"}.get(out.suffix, "ascii.ecsv"), overwrite=args.overwrite)

@@ -89,6 +89,13 @@ def test_shards_folder_holds_the_same_cutouts(survey, survey_mosaics, tmp_path):
     np.testing.assert_array_equal(joined, ImageSet.load(tmp_path / "one.h5").images)
     with pytest.raises(OutputExistsError, match="already exists"):
         cut_mosaics(survey_mosaics, survey.catalog, size=20, out=tmp_path / "shards", progress=False)
+    again = cut_mosaics(survey_mosaics, survey.catalog, size=20, out=tmp_path / "shards", shard_rows=16, overwrite=True, progress=False)
+    assert again.shards == summary.shards  # a folder of galmerge cutouts (.galmerge-cutouts) is replaced with overwrite
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError, match="refusing to delete it"):
+        cut_mosaics(survey_mosaics, survey.catalog, size=20, out=tmp_path / "mine", overwrite=True, progress=False)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
     (tmp_path / "notes.h5").write_text("mine")
     with pytest.raises(OutputExistsError, match="not cutouts galmerge wrote"):
         cut_mosaics(survey_mosaics, survey.catalog, size=20, out=tmp_path / "notes.h5", overwrite=True, progress=False)

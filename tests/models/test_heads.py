@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from galmerge.errors import ModelMismatchError
 from galmerge.models.heads import RegressionNet, gaussian_nll
 
 
@@ -25,6 +26,14 @@ def test_extra_inputs_change_the_prediction():
     _, a = net(images, torch.zeros(3, 1))
     _, b = net(images, torch.ones(3, 1))
     assert not torch.allclose(a, b)
+
+
+def test_missing_extra_inputs_are_refused_by_name():
+    net = RegressionNet(architecture="deepmerge", in_bands=1, input_size=16, n_targets=2, n_extra=1).eval()
+    with pytest.raises(ModelMismatchError, match="1 extra input"):
+        net(torch.randn(3, 1, 16, 16))
+    with pytest.raises(ModelMismatchError, match=r"shape \(3, 2\)"):
+        net(torch.randn(3, 1, 16, 16), torch.zeros(3, 2))
 
 
 def test_predicted_sigma_is_calibrated_on_heteroscedastic_toy_data():

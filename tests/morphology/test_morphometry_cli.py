@@ -18,12 +18,13 @@ def small_run(tmp_path_factory):
     assert (
         main(["mock", "--recipe", "hst-f160w", "--task", "morphometry", "--n", "900", "--stamp-size", "24", "--r-e-pixels", "1,4", "--seed", "2", "--out", str(folder / "sersic.h5"), "--quiet"]) == 0
     )
-    assert main(["morph", "train", "--source", str(folder / "sersic.h5"), "--out", str(folder / "run"), "--epochs", "6", "--quiet"]) == 0
+    assert main(["morph", "train", "--source", str(folder / "sersic.h5"), "--out", str(folder / "run"), "--epochs", "4", "--quiet"]) == 0
     return folder
 
 
 def test_training_learns_magnitude(small_run):
-    """Stated: after 6 epochs on 810 stamps of 24 px (S/N 10-1000), validation R^2 of mag >= 0.9.
+    """Stated: after 4 epochs on 810 stamps of 24 px (S/N 10-1000), validation R^2 of mag >= 0.9
+    (measured 0.97; 6 epochs gave 0.98 at half again the time, 3 epochs 0.89).
 
     Sizes of 1-4 px under a ~3 px PSF are not learned in so short a run (R^2 ~ 0); the acceptance
     run (48 px, 18,000 stamps, 12 epochs) is where r_e, n, q and pa are measured. Calibration of
@@ -46,6 +47,7 @@ def test_predict_catalog_flags_nan_stamps(small_run, capsys):
     assert catalog["flag"][2] > 0 and "nonfinite" in catalog["flag_reason"][2] and np.isnan(catalog["mag"][2])
     good = np.delete(np.arange(6), 2)
     assert np.all(catalog["mag_err"][good] > 0) and np.all((catalog["pa_deg"][good] >= 0) & (catalog["pa_deg"][good] < 180))
+    assert main(["morph", "predict", str(small_run / "run"), str(small_run / "broken.h5"), "--out", str(small_run / "cat.ecsv"), "--quiet"]) == 2  # no silent overwrite
 
 
 def test_benchmark_writes_both_methods(small_run, capsys):
@@ -59,6 +61,10 @@ def test_benchmark_writes_both_methods(small_run, capsys):
     assert record["fitter"]["n"] == 3 and record["speed_ratio"] > 1
     assert (out / "predicted_vs_true.png").exists()
     assert "same 3 stamps" in capsys.readouterr().out
+    again = ["morph", "benchmark", str(small_run / "run"), "--data", str(small_run / "sersic.h5"), "--out", str(out), "--fitter-catalog", str(out / "fitter.ecsv"), "--quiet"]
+    assert main(again) == 2  # no silent overwrite
+    assert main([*again, "--overwrite"]) == 0  # the earlier fits are read before the folder is replaced
+    assert json.loads((out / "benchmark.json").read_text())["fitter"]["n"] == 3
 
 
 def test_measure_writes_named_statistics(small_run):
@@ -68,3 +74,18 @@ def test_measure_writes_named_statistics(small_run):
     stats = Table.read(small_run / "stats.ecsv")
     assert {"gini", "m20", "concentration", "asymmetry", "smoothness", "flag"} <= set(stats.colnames) and len(stats) == 3
     assert main(["measure", str(small_run / "three.h5"), "--out", str(small_run / "stats.ecsv"), "--quiet"]) == 2  # no silent overwrite
+
+
+def test_transfer_curve_fine_tunes_on_fitter_labels(small_run, capsys):
+    imageset = ImageSet.load(small_run / "sersic.h5")
+    imageset[np.arange(0, 6)].save(small_run / "pool.h5")
+    imageset[np.arange(6, 40)].save(small_run / "test.h5")
+    out = small_run / "transfer"
+    data = ["--pool", str(small_run / "pool.h5"), "--test", str(small_run / "test.h5")]
+    command = ["morph", "transfer", str(small_run / "run"), *data, "--n-labels", "0,6", "--epochs", "2", "--out", str(out), "--quiet"]
+    assert main(command) == 0
+    record = json.loads((out / "transfer.json").read_text())
+    assert record["n_labels"] == [0, 6] and set(record["points"]) == {"0", "6"}
+    assert set(record["points"]["6"]["r2"]) >= {"mag", "r_e", "n", "q", "pa"}
+    assert (out / "transfer_curve.png").exists() and (out / "pool_fits.ecsv").exists()
+    assert main(command) == 2  # no silent overwrite

@@ -70,7 +70,7 @@ class SelfTrainingTerm(nn.Module):
 
     def forward(self, outputs) -> torch.Tensor:
         zero = outputs.logits_source.sum() * 0.0
-        if self.labels_by_row is None or outputs.progress < self.start or outputs.target_rows is None:
+        if self.labels_by_row is None or self.weights_by_row is None or outputs.progress < self.start or outputs.target_rows is None:
             return zero
         rows = outputs.target_rows.cpu()
         labels = self.labels_by_row[rows].to(outputs.logits_source.device)

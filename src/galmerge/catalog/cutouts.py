@@ -16,7 +16,6 @@ the reference cutout's WCS. No source is dropped:
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +25,15 @@ from astropy.table import Table
 from galmerge.catalog.mosaics import _separation_deg, open_tiles
 from galmerge.catalog.positions import CutoutSize, read_positions
 from galmerge.errors import DataError, OutputExistsError
+from galmerge.runs import new_output_folder, output_file
 
 __all__ = ["MosaicCutter", "cut_mosaics", "cutout_shards", "CutoutSummary", "EDGE_FLAG", "NO_PIXELS_FLAG", "CUTOUT_MANIFEST"]
 
 EDGE_FLAG = 4
 NO_PIXELS_FLAG = 8
 CUTOUT_MANIFEST = "cutouts.json"
+CUTOUT_KIND = "cutouts"  # a folder of shards is a galmerge output folder of this kind (galmerge.runs.new_output_folder)
+_SINGLE_FILE_SUFFIXES = (".h5", ".hdf5")
 DEFAULT_RESAMPLED_SIDE = 75  # DeepMerge's input side, for sizes that vary per object
 
 
@@ -94,9 +96,9 @@ class MosaicCutter:
         best, x_best, y_best = np.full(n, -1), np.zeros(n), np.zeros(n)
         margin = np.full(n, -np.inf)
         if not self.positions.on_sky:
-            candidates = [(0, np.arange(n), self.positions.x_pixel[start:stop], self.positions.y_pixel[start:stop])]
+            candidates = [(0, np.arange(n), *self.positions.pixels(start, stop))]
         else:
-            ra, dec = self.positions.ra_deg[start:stop], self.positions.dec_deg[start:stop]
+            ra, dec = self.positions.sky(start, stop)
             candidates = []
             for index, tile in enumerate(self.tiles):
                 near = np.flatnonzero(_separation_deg(ra, dec, *tile.centre_deg) <= tile.radius_deg * 1.01) if len(self.tiles) > 1 else np.arange(n)
@@ -145,7 +147,9 @@ class MosaicCutter:
     def _sides(self, start: int, stop: int) -> np.ndarray:
         if self.fixed_side is not None:
             return np.full(stop - start, self.fixed_side)
-        side_arcsec = self.size.value * self.positions.radius_arcsec[start:stop]
+        radius = self.positions.radius_arcsec
+        assert radius is not None  # no fixed side: the size is a multiple of the radius column, read with the positions
+        side_arcsec = self.size.value * radius[start:stop]
         return np.maximum(2, np.round(side_arcsec / self.scale_arcsec)).astype(int)
 
     def _cut_into(self, cube: np.ndarray, tile_index: int, x: float, y: float, side: int) -> float:
@@ -200,8 +204,7 @@ class MosaicCutter:
         table = Table()
         table["id"] = self.positions.ids[start:stop]
         if self.positions.on_sky:
-            table["ra"] = self.positions.ra_deg[start:stop]
-            table["dec"] = self.positions.dec_deg[start:stop]
+            table["ra"], table["dec"] = self.positions.sky(start, stop)
             table["ra"].unit = table["dec"].unit = "deg"
         table["tile"] = tiles.astype(np.int32)
         table["x_pixel"], table["y_pixel"] = x, y
@@ -238,15 +241,20 @@ class CutoutSummary:
     shards: list
 
 
-def _claim_cutout_output(out: Path, *, overwrite: bool) -> None:
-    if not out.exists():
-        return
-    if not overwrite:
-        raise OutputExistsError(f"{out}: already exists; choose another --out, or pass --overwrite")
-    ours = (out / CUTOUT_MANIFEST).exists() if out.is_dir() else _is_imageset_file(out)
-    if not ours:
-        raise OutputExistsError(f"{out}: not cutouts galmerge wrote; refusing to replace it")
-    shutil.rmtree(out) if out.is_dir() else out.unlink()
+def _claim_cutout_output(out: Path, *, overwrite: bool) -> Path | None:
+    """Apply galmerge's output policy (:mod:`galmerge.runs.outputs`) to a cutout output; return the shard folder, or None for one file.
+
+    A file is refused if it exists, unless ``overwrite`` and it is an ImageSet file; a folder of
+    shards is a marked output folder of kind ``cutouts`` (made here, empty).
+    """
+    if out.suffix.lower() in _SINGLE_FILE_SUFFIXES:
+        output_file(out, overwrite=overwrite)
+        if out.exists():
+            if not _is_imageset_file(out):
+                raise OutputExistsError(f"{out}: not cutouts galmerge wrote; refusing to replace it")
+            out.unlink()
+        return None
+    return new_output_folder(out, kind=CUTOUT_KIND, overwrite=overwrite, what="folder of galmerge cutouts")
 
 
 def _is_imageset_file(path: Path) -> bool:
@@ -292,17 +300,13 @@ def cut_mosaics(
 
     out = Path(out)
     cutter = MosaicCutter(mosaics, catalog, size=size, pixels=pixels, bands=bands)
-    _claim_cutout_output(out, overwrite=overwrite)
-    single = out.suffix.lower() in (".h5", ".hdf5")
+    folder = _claim_cutout_output(out, overwrite=overwrite)  # after the inputs are checked: a bad input replaces nothing
     n = len(cutter)
-    bounds = [(0, n)] if single else [(s, min(n, s + shard_rows)) for s in range(0, n, shard_rows)]
-    folder = out if not single else None
-    if folder is not None:
-        folder.mkdir(parents=True)
+    bounds = [(0, n)] if folder is None else [(s, min(n, s + shard_rows)) for s in range(0, n, shard_rows)]
     shards, n_edge, n_none = [], 0, 0
     with ObjectProgress(n, desc="cutting", enabled=progress) as bar:
         for number, (first, last) in enumerate(bounds):
-            path = out if single else folder / f"part-{number:05d}.h5"
+            path = out if folder is None else folder / f"part-{number:05d}.h5"
             with ImageSetWriter(path, n_images=last - first, bands=cutter.bands, image_shape=(cutter.side, cutter.side), pixel_scale_arcsec=cutter.pixel_scale_arcsec, source=cutter.source) as writer:
                 for start in range(first, last, chunk_rows):
                     images, meta = cutter.read(start, min(last, start + chunk_rows))

@@ -55,9 +55,11 @@ def write_onnx_graph(model: nn.Module, path, *, input_shape: tuple[int, int, int
     path = Path(path)
     partial = path.with_name(path.name + f".{os.getpid()}.partial")
     was_training = model.training
+    # A bool attribute of some architectures (DeepMerge); set with setattr because nn.Module's
+    # __setattr__ is typed for tensors and modules only.
     fused = getattr(model, "fused", None)
     if fused is not None:
-        model.fused = False  # plain layers; ONNX Runtime folds BatchNorm into the convolutions
+        setattr(model, "fused", False)  # noqa: B010  plain layers; ONNX Runtime folds BatchNorm into the convolutions
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's deprecation notices are not the user's concern
@@ -79,7 +81,7 @@ def write_onnx_graph(model: nn.Module, path, *, input_shape: tuple[int, int, int
     finally:
         model.train(was_training)
         if fused is not None:
-            model.fused = fused
+            setattr(model, "fused", fused)  # noqa: B010
         partial.unlink(missing_ok=True)
     return path
 
@@ -103,7 +105,7 @@ def export_onnx(run, out, *, overwrite: bool = False) -> Path:
     out : path
         The ``.onnx`` file; never replaced unless ``overwrite`` (and then only an ONNX file).
     """
-    from galmerge.models.trained import TrainedModel, _model_path
+    from galmerge.models.trained import TrainedModel, model_file_path
 
     out = Path(out)
     if out.suffix.lower() != ".onnx":
@@ -111,7 +113,7 @@ def export_onnx(run, out, *, overwrite: bool = False) -> Path:
     if out.exists() and not (overwrite and _is_onnx(out)):
         reason = "is not an ONNX file; refusing to replace it" if overwrite else "already exists; choose another --out or pass --overwrite"
         raise OutputExistsError(f"{out}: {reason}")
-    model_path = _model_path(run)
+    model_path = model_file_path(run)
     trained = TrainedModel.load(model_path)
     spec = trained.spec
     metadata = {

@@ -85,7 +85,7 @@ def open_input(spec: InputSpec):
 class ImageSetRows:
     """Rows of one or more ImageSet files (or sets) read as one sequence."""
 
-    def __init__(self, paths=(), sets=None):
+    def __init__(self, paths=(), sets=None) -> None:
         from galmerge.data.imageset import ImageSet
 
         self.sets = sets if sets is not None else [ImageSet.load(p) for p in paths]

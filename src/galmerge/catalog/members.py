@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from galmerge.errors import ConfigError
+from galmerge.runs import Run
+
+if TYPE_CHECKING:
+    from galmerge.data.imageset import ImageSet
+    from galmerge.data.splits import Split
+    from galmerge.models.trained import TrainedModel
 
 __all__ = ["Member", "load_member", "member_outputs", "training_prior", "fit_ood_reference"]
 
-# The run directory as written by galmerge.training (read here without importing that layer;
-# the runs layer will own these names).
-_RUN_CONFIG = "config.toml"
-_RUN_SPLIT = "split.npz"
 _OOD_FIT_IMAGES = 4000
 _OOD_HELD_OUT_IMAGES = 2000
 
@@ -29,24 +32,30 @@ class Member:
     """One model of a catalog (several make an ensemble)."""
 
     path: Path  # the model file
-    trained: object  # TrainedModel
+    trained: TrainedModel
     sha256: str
-    runner: object  # a backend from galmerge.catalog.backends.make_backend
+    runner: Any  # a backend from galmerge.catalog.backends.make_backend (TorchBackend or OnnxBackend)
+
+    @property
+    def run(self) -> Run | None:
+        """The run directory the model file sits in, or None for a bare model file."""
+        folder = self.path.parent
+        return Run(folder) if Run.is_run(folder) else None
 
 
 def load_member(run, *, backend: str) -> Member:
     from galmerge.catalog.backends import make_backend
     from galmerge.catalog.export import model_file_sha256
-    from galmerge.models.trained import TrainedModel, _model_path
+    from galmerge.models.trained import TrainedModel, model_file_path
 
-    path = _model_path(run)
+    path = model_file_path(run)
     trained = TrainedModel.load(path)
     spec = trained.spec
     runner = make_backend(trained.model, backend=backend, input_shape=(spec.in_bands, spec.input_size, spec.input_size))
     return Member(path=path, trained=trained, sha256=model_file_sha256(path), runner=runner)
 
 
-def member_outputs(member: Member, images: np.ndarray, *, tta: bool, features: bool, batch_size: int, source: str):
+def member_outputs(member: Member, images: np.ndarray, *, tta: bool, features: bool, batch_size: int, source: str) -> tuple[np.ndarray, np.ndarray | None]:
     """p(merger) of every view of every image, and the network features of the unrotated view.
 
     Returns
@@ -57,8 +66,8 @@ def member_outputs(member: Member, images: np.ndarray, *, tta: bool, features: b
     """
     import torch
 
-    from galmerge.catalog.predict import _softmax_merger
     from galmerge.data.transforms import DIHEDRAL_GROUP_SIZE, dihedral_element
+    from galmerge.models.inference import softmax_merger
 
     member.trained.check_bands(images.shape[1], source=source)
     n_views = DIHEDRAL_GROUP_SIZE if tta else 1
@@ -72,55 +81,48 @@ def member_outputs(member: Member, images: np.ndarray, *, tta: bool, features: b
             feature_rows.append(batch_features)
         else:
             logits = member.runner.logits(batch)
-        views[0, start:stop] = _softmax_merger(logits)
+        views[0, start:stop] = softmax_merger(logits)
         tensor = torch.from_numpy(batch)
         for element in range(1, n_views):
-            views[element, start:stop] = _softmax_merger(member.runner.logits(dihedral_element(tensor, element).contiguous().numpy()))
+            views[element, start:stop] = softmax_merger(member.runner.logits(dihedral_element(tensor, element).contiguous().numpy()))
     return views, (np.concatenate(feature_rows) if feature_rows else None)
 
 
 def training_prior(member: Member) -> tuple[float, str]:
     """The merger fraction the model's probabilities assume, and how it is known."""
-    run_dir = member.path.parent
-    if not (run_dir / _RUN_CONFIG).exists():
+    run = member.run
+    if run is None:
         return 0.5, "assumed: a model file without its run directory (balanced training, as for mocks)"
-    config, provenance = _run_record(run_dir)
-    if config.get("class_weighting", "balanced") == "balanced":
+    values, provenance = run.read_config()
+    if _class_weighting(values) == "balanced":
         return 0.5, "balanced class weights in training"
-    labels, split = _training_labels(run_dir, provenance, member)
-    if labels is None:
-        raise ConfigError(f"{run_dir}: trained without class weights, and its training data ({provenance.get('data')}) are not readable to tell their merger fraction")
-    return float(labels[split.train].mean()), "merger fraction of the training split"
+    imageset, split = _training_data(run, values, provenance, member)
+    if imageset is None or split is None or imageset.labels is None:
+        raise ConfigError(f"{run.path}: trained without class weights, and its training data ({provenance.get('data')}) are not readable to tell their merger fraction")
+    return float(imageset.labels[split.train].mean()), "merger fraction of the training split"
 
 
-def _run_record(run_dir: Path) -> tuple[dict, dict]:
-    """(training options, provenance) from a run's config.toml."""
-    from galmerge.tomlfiles import read_toml
-
-    values = read_toml(run_dir / _RUN_CONFIG)
-    return values, values.get("run", {})
+def _class_weighting(values: dict) -> str:
+    """The run's ``class_weighting``: nested under ``[optimisation]`` in config.toml (flat in older runs)."""
+    section = values.get("optimisation", {})
+    return str(section.get("class_weighting", values.get("class_weighting", "balanced")))
 
 
-def _training_data(run_dir: Path, provenance: dict, member: Member):
+def _training_data(run: Run, values: dict, provenance: dict, member: Member) -> tuple[ImageSet, Split] | tuple[None, None]:
     """(ImageSet, Split) the run trained on, or (None, None) when its data are no longer there."""
     from galmerge.data.sources import load_imageset
-    from galmerge.data.splits import Split
     from galmerge.errors import GalmergeError
 
     data = provenance.get("data")
-    if data is None:
+    if data is None or not run.split.exists():
         return None, None
-    seed = int(_run_record(run_dir)[0].get("seed", 0))  # the built-in toy set is drawn from the run's seed
+    seed = int(values.get("seed", 0))  # the built-in toy set is drawn from the run's seed
     try:
         imageset = load_imageset(data, size=member.trained.spec.loading_size, seed=seed, progress=False)
+        split = run.load_split()
     except GalmergeError:
         return None, None
-    return imageset, Split.load(run_dir / _RUN_SPLIT)
-
-
-def _training_labels(run_dir, provenance, member):
-    imageset, split = _training_data(run_dir, provenance, member)
-    return (None, None) if imageset is None or imageset.labels is None else (imageset.labels, split)
+    return imageset, split
 
 
 def fit_ood_reference(member: Member, *, batch_size: int = 512):
@@ -131,12 +133,12 @@ def fit_ood_reference(member: Member, *, batch_size: int = 512):
     """
     from galmerge.catalog.uncertainty import FeatureDensity
 
-    run_dir = member.path.parent
-    if not (run_dir / _RUN_CONFIG).exists():
+    run = member.run
+    if run is None:
         return None, "a model file without its run directory: no training images to compare with"
-    _, provenance = _run_record(run_dir)
-    imageset, split = _training_data(run_dir, provenance, member)
-    if imageset is None:
+    values, provenance = run.read_config()
+    imageset, split = _training_data(run, values, provenance, member)
+    if imageset is None or split is None:
         return None, f"the run's training data ({provenance.get('data')}) are not readable here"
 
     def features_of(rows, limit):
@@ -148,4 +150,4 @@ def fit_ood_reference(member: Member, *, batch_size: int = 512):
         density = FeatureDensity().fit(features_of(split.train, _OOD_FIT_IMAGES), held_out=features_of(split.val, _OOD_HELD_OUT_IMAGES))
     except ConfigError as error:
         return None, str(error)
-    return density, f"Mahalanobis distance in {len(density.components_)} principal components of the features of {run_dir}'s training split; threshold: 99th percentile of its validation split"
+    return density, f"Mahalanobis distance in {len(density.components_)} principal components of the features of {run.path}'s training split; threshold: 99th percentile of its validation split"

@@ -12,11 +12,15 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from galmerge.data.fits import FITS_SUFFIXES
 from galmerge.errors import DataError, DataFileNotFoundError
+
+if TYPE_CHECKING:
+    from astropy.wcs import WCS
 
 __all__ = ["BandImage", "Tile", "open_tiles"]
 
@@ -29,7 +33,7 @@ class BandImage:
     hdu: int
     plane: int | None  # index in a 3-D cube, None for a 2-D image
     name: str
-    wcs: object  # astropy.wcs.WCS (celestial)
+    wcs: WCS  # celestial
     shape: tuple[int, int]
 
     def pixels(self) -> np.ndarray:
@@ -44,14 +48,13 @@ class BandImage:
             hdu = hdul[self.hdu]
             header = hdu.header
             dtype = _BITPIX.get(header["BITPIX"])
-            plain = type(hdu) in (fits.PrimaryHDU, fits.ImageHDU) and header.get("BSCALE", 1) == 1 and header.get("BZERO", 0) == 0 and dtype is not None
-            if plain:
-                offset = hdu.fileinfo()["datLoc"]
+            plain = type(hdu) in (fits.PrimaryHDU, fits.ImageHDU) and header.get("BSCALE", 1) == 1 and header.get("BZERO", 0) == 0
+            if dtype is not None and plain:
+                offset = int(hdu.fileinfo()["datLoc"])
                 shape = tuple(int(header[f"NAXIS{axis}"]) for axis in range(header["NAXIS"], 0, -1))
-            else:
-                data = np.array(hdu.data, dtype=np.float32)
-        if plain:
-            data = np.memmap(self.path, dtype=dtype, mode="r", offset=offset, shape=shape)
+                mapped = np.memmap(self.path, dtype=np.dtype(dtype), mode="r", offset=offset, shape=shape)
+                return mapped if self.plane is None else mapped[self.plane]
+            data = np.array(hdu.data, dtype=np.float32)
         return data if self.plane is None else data[self.plane]
 
 

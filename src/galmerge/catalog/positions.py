@@ -50,6 +50,18 @@ class SourcePositions:
     def on_sky(self) -> bool:
         return self.ra_deg is not None
 
+    def sky(self, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """RA and Dec (degrees) of rows ``start:stop``; only for a catalog of sky positions."""
+        if self.ra_deg is None or self.dec_deg is None:
+            raise ValueError(f"{self.source}: the catalog gives pixel positions, not RA/Dec")  # a programming error: check on_sky
+        return self.ra_deg[start:stop], self.dec_deg[start:stop]
+
+    def pixels(self, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """x and y (0-based pixels on the first mosaic) of rows ``start:stop``; only for a catalog of pixel positions."""
+        if self.x_pixel is None or self.y_pixel is None:
+            raise ValueError(f"{self.source}: the catalog gives RA/Dec, not pixel positions")  # a programming error: check on_sky
+        return self.x_pixel[start:stop], self.y_pixel[start:stop]
+
 
 @dataclass(frozen=True)
 class CutoutSize:
@@ -160,6 +172,7 @@ def read_positions(path, *, size: CutoutSize | None = None) -> SourcePositions:
         raise DataError(f"{path}: {int(bad.sum())} rows have NaN or missing {coordinates[2]} (first: row {first}, id {ids[first]})")
     radius = None
     if size is not None and size.unit == "radius":
+        assert size.column is not None  # CutoutSize.parse gives every radius size its column
         column = _find(table, (size.column.lower(),))
         if column is None:
             raise DataError(f"{path}: no radius column {size.column!r} for the cutout size")

@@ -131,6 +131,7 @@ def score_chunk(job: CatalogJob, members, images: np.ndarray, meta, *, source: s
         p_views, features = member_outputs(member, images, tta=job.tta, features=bool(densities), batch_size=job.batch_size, source=source)
         views.append(shift_prior(p_views, training_prior=job.training_priors[index], survey_prior=job.survey_prior))
         if densities:
+            assert features is not None  # asked for with features=bool(densities)
             distances.append(densities[index].score(features) / densities[index].threshold_)
     combined = combine_members(views, tta=job.tta)
     cut_flags = np.asarray(meta["cut_flags"], dtype=np.int16) if "cut_flags" in meta.colnames else np.zeros(len(images), np.int16)
@@ -314,7 +315,7 @@ def _make_job(out, runs, members, spec, n_rows, parts, *, resuming, source, back
     from galmerge.catalog.members import training_prior
     from galmerge.catalog.uncertainty import shift_prior
 
-    priors = []
+    priors: list[tuple[float | None, str]] = []  # None: unknown, allowed without a survey prior
     for member in members:
         try:
             priors.append(training_prior(member))

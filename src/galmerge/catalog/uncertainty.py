@@ -22,20 +22,23 @@ from galmerge.errors import ConfigError
 __all__ = ["shift_prior", "binary_entropy_bits", "combine_members", "CombinedProbabilities", "FeatureDensity"]
 
 
-def shift_prior(p_merger, *, training_prior: float, survey_prior: float | None) -> np.ndarray:
+def shift_prior(p_merger, *, training_prior: float | None, survey_prior: float | None) -> np.ndarray:
     """p(merger) re-weighted from the training prior to the survey prior (Saerens et al. 2002).
 
     Parameters
     ----------
     p_merger : array-like in [0, 1]
-    training_prior : float in (0, 1)
-        Merger fraction the classifier's probabilities assume.
+    training_prior : float in (0, 1), or None
+        Merger fraction the classifier's probabilities assume; None (unknown) only without a
+        survey prior.
     survey_prior : float in (0, 1) or None
         Merger fraction of the survey; ``None`` returns ``p_merger`` unchanged.
     """
     p = np.asarray(p_merger, dtype=np.float64)
     if survey_prior is None:
         return p
+    if training_prior is None:
+        raise ConfigError("the merger fraction the model was trained with is unknown; cannot move its probabilities to a survey prior")
     for name, value in (("training prior", training_prior), ("survey prior", survey_prior)):
         if not 0 < value < 1:
             raise ConfigError(f"{name} must be in (0, 1), got {value}")

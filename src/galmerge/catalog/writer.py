@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from galmerge.errors import ConfigError, DataError, OutputExistsError
+from galmerge.runs import output_file
 
 __all__ = ["CatalogParts", "claim_output", "CATALOG_SUFFIXES", "read_catalog", "catalog_metadata"]
 
@@ -41,7 +42,8 @@ def claim_output(out, *, overwrite: bool, resume: bool) -> bool:
     """Apply galmerge's output policy to a catalog path; return True when earlier parts are to be resumed.
 
     - A new path is written (``resume`` with nothing to resume simply starts).
-    - An existing catalog is replaced only with ``overwrite``, and only if galmerge wrote it.
+    - An existing catalog is refused by :func:`galmerge.runs.output_file` unless ``overwrite``,
+      and then replaced only if galmerge wrote it.
     - Parts of an interrupted run are continued with ``resume``, discarded with ``overwrite``,
       and otherwise refused, so nothing is lost by accident.
     """
@@ -52,11 +54,10 @@ def claim_output(out, *, overwrite: bool, resume: bool) -> bool:
     if overwrite and resume:
         raise ConfigError("--overwrite and --resume exclude each other: start again, or continue")
     parts = CatalogParts.folder_for(out)
+    if out.exists() and resume:
+        raise OutputExistsError(f"{out}: already complete; nothing to resume (pass --overwrite to compute it again)")
+    output_file(out, overwrite=overwrite)  # the one rule: an existing output is refused unless overwrite
     if out.exists():
-        if resume:
-            raise OutputExistsError(f"{out}: already complete; nothing to resume (pass --overwrite to compute it again)")
-        if not overwrite:
-            raise OutputExistsError(f"{out}: already exists; choose another --out, or pass --overwrite")
         if catalog_metadata(out) is None:
             raise OutputExistsError(f"{out}: not a catalog galmerge wrote; refusing to replace it")
         out.unlink()

@@ -123,7 +123,7 @@ def generate_morphometry(recipe, n: int, *, seed: int = 0, options: MorphometryO
         ``pa_deg``, the offsets, ``snr`` (optimal), ``sky_sigma`` (nmgy/px), ``psf_fwhm_arcsec``,
         ``psf_index`` and ``kind`` (``"sersic"``).
     """
-    from tqdm.auto import tqdm
+    from galmerge.display import progress_bar
 
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     options = options or MorphometryOptions()
@@ -149,7 +149,7 @@ def generate_morphometry(recipe, n: int, *, seed: int = 0, options: MorphometryO
     electrons = electrons_per_nanomaggy(zeropoint=band.zeropoint, exptime_s=recipe.exptime_s)
     images = np.empty((n, 1, size, size), dtype=np.float32)
     chunk = 512
-    for first in tqdm(range(0, n, chunk), desc="rendering Sersic stamps", unit="chunk", disable=not progress):
+    for first in progress_bar(range(0, n, chunk), desc="rendering Sersic stamps", unit="chunk", enabled=progress):
         rows = np.arange(first, min(n, first + chunk))
         unit = np.empty((len(rows), size, size), dtype=np.float32)
         for index in np.unique(psf_index[rows]):

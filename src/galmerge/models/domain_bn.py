@@ -150,6 +150,8 @@ class DomainBatchNorm2d(nn.Module):
     @classmethod
     def from_batchnorm(cls, bn: nn.BatchNorm2d, *, domains: Sequence[str], separate_affine: bool = False) -> "DomainBatchNorm2d":
         """A DSBN whose every domain starts from ``bn``'s affine parameters and statistics."""
+        if bn.running_mean is None or bn.running_var is None or bn.num_batches_tracked is None:
+            raise ValueError("domain-specific BatchNorm needs BatchNorm layers that track running statistics")  # a programming error
         new = cls(bn.num_features, domains=domains, separate_affine=separate_affine, eps=bn.eps, momentum=bn.momentum)
         new = new.to(device=bn.running_mean.device, dtype=bn.running_mean.dtype)
         with torch.no_grad():

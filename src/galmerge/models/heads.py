@@ -9,9 +9,12 @@ Gaussian negative log-likelihood, sigma is the network's own uncertainty (Kendal
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
+from galmerge.errors import ModelMismatchError
 from galmerge.models.registry import build_model
 
 __all__ = ["RegressionNet", "gaussian_nll"]
@@ -67,7 +70,13 @@ class RegressionNet(nn.Module):
 
     def forward(self, images: torch.Tensor, extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.backbone(images)
-        inputs = features if self.n_extra == 0 else torch.cat([features, extra.to(features.dtype)], dim=1)
+        if self.n_extra == 0:
+            inputs = features
+        elif extra is None or extra.shape != (len(images), self.n_extra):
+            got = "none" if extra is None else f"shape {tuple(extra.shape)}"
+            raise ModelMismatchError(f"the network takes {self.n_extra} extra input(s) per image, (N, {self.n_extra}); got {got}")
+        else:
+            inputs = torch.cat([features, extra.to(features.dtype)], dim=1)
         output = self.head(inputs)
         mean, log_sigma = output[:, : self.n_targets], output[:, self.n_targets :].clamp(*_LOG_SIGMA_RANGE)
         return features, torch.cat([mean, log_sigma], dim=1)
@@ -92,6 +101,8 @@ class RegressionNet(nn.Module):
 
 class _FeatureExtractor(nn.Module):
     """A registered backbone seen through its feature output; its own classification layers get no gradient."""
+
+    model: Any  # a registered backbone: (features, logits), layer_groups(); more than nn.Module says
 
     def __init__(self, model: nn.Module):
         super().__init__()

@@ -11,12 +11,13 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.table import Table
 
 from galmerge.data.imageset import ImageSet
-from galmerge.errors import DataError, OutputExistsError
+from galmerge.errors import DataError
 from galmerge.morphology.targets import PARAMETERS, TARGETS, TRUTH_COLUMNS, regression_metrics, targets_from_table, wrap_pa
 
 __all__ = ["benchmark_morphometry", "BenchmarkResult", "score_parameters", "SNR_BINS", "SIZE_BINS"]
@@ -83,7 +84,8 @@ def benchmark_morphometry(run, data, *, out, fitter: bool = True, fitter_rows: i
     data : ImageSet or path
         A morphometry set (``galmerge mock --task morphometry``); its PSFs are rebuilt from its record.
     out : path
-        New folder for ``benchmark.json``, ``predictions.ecsv`` and the figures.
+        New folder for ``benchmark.json``, ``predictions.ecsv`` and the figures (the output policy
+        of :func:`galmerge.runs.new_output_folder`: ``overwrite`` replaces only an earlier benchmark folder).
     fitter : bool
         Run the fitter too.
     fitter_rows : int, optional
@@ -101,15 +103,15 @@ def benchmark_morphometry(run, data, *, out, fitter: bool = True, fitter_rows: i
     from galmerge.morphology.catalog import predict_morphometry
     from galmerge.morphology.fitter import fit_sersic
     from galmerge.morphology.network import MorphometryModel
+    from galmerge.runs import new_output_folder
 
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise OutputExistsError(f"{out}: already exists; choose another --out or pass --overwrite")
-    out.mkdir(parents=True, exist_ok=True)
     imageset = data if isinstance(data, ImageSet) else load_imageset(data, progress=progress)
     truth = imageset.meta
     targets_from_table(truth, source=imageset.source)  # refuses a set without truth
     model = MorphometryModel.load(run)
+    # Read before the folder is made: an earlier benchmark's fitter.ecsv may lie in the folder --overwrite replaces.
+    earlier_fits = Table.read(fitter_catalog, format="ascii.ecsv") if fitter and fitter_catalog is not None else None
+    out = new_output_folder(out, kind="morphometry-benchmark", overwrite=overwrite, what="galmerge morphometry benchmark folder")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one core each, as the fitter: seconds per galaxy on the same CPU
     try:
@@ -119,15 +121,15 @@ def benchmark_morphometry(run, data, *, out, fitter: bool = True, fitter_rows: i
     finally:
         torch.set_num_threads(threads)
     cnn = {name: np.asarray(catalog[name if name != "r_e" else "r_e_arcsec"] if name != "pa" else catalog["pa_deg"]) for name in PARAMETERS}
-    record = {"data": str(imageset.source), "n": len(imageset), "cnn": {**_flat(_scores(cnn, truth)), "seconds_per_galaxy": cnn_seconds, "scores": _scores(cnn, truth)}}
+    record: dict[str, Any] = {"data": str(imageset.source), "n": len(imageset), "cnn": {**_flat(_scores(cnn, truth)), "seconds_per_galaxy": cnn_seconds, "scores": _scores(cnn, truth)}}
     record["cnn"]["coverage"] = _coverage(catalog, truth)
     predictions = Table({"id": imageset.ids, **{f"true_{n}": truth[c] for n, c in TRUTH_COLUMNS.items()}, "snr": truth["snr"], **{f"cnn_{n}": v for n, v in cnn.items()}})
     if fitter:
         rows = np.arange(len(imageset) if fitter_rows is None else min(fitter_rows, len(imageset)))
         info = truth.meta
         electrons = electrons_per_nanomaggy(zeropoint=info["zeropoint"], exptime_s=info["exptime_s"]) if "zeropoint" in info else None
-        if fitter_catalog is not None:
-            fits = Table.read(fitter_catalog, format="ascii.ecsv")
+        if earlier_fits is not None:
+            fits = earlier_fits
             rows = np.arange(len(fits))
             if len(fits) > len(imageset) or not np.array_equal(np.asarray(fits["id"]), imageset.ids[rows]):
                 raise DataError(f"{fitter_catalog}: its ids are not the first {len(fits)} stamps of {imageset.source}")

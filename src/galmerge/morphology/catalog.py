@@ -8,7 +8,7 @@ import numpy as np
 from astropy.table import Table
 
 from galmerge.data.imageset import ImageSet
-from galmerge.errors import ConfigError, DataError, OutputExistsError
+from galmerge.errors import ConfigError, DataError
 from galmerge.morphology.network import MorphometryModel
 from galmerge.morphology.statistics import border_background
 from galmerge.morphology.targets import TARGETS, parameters_from_targets
@@ -43,7 +43,7 @@ def predict_morphometry(model, imageset: ImageSet, *, psf_fwhm_arcsec: float | N
     spec = model.spec
     n = len(imageset)
     flags = np.zeros(n, dtype=np.int32)
-    reasons = [[] for _ in range(n)]
+    reasons: list[list[str]] = [[] for _ in range(n)]
     images = np.asarray(imageset.images, dtype=np.float32)
     if images.shape[1] != spec.in_bands:
         raise DataError(f"{imageset.source}: {images.shape[1]} band(s); the network takes {spec.in_bands}")
@@ -53,7 +53,7 @@ def predict_morphometry(model, imageset: ImageSet, *, psf_fwhm_arcsec: float | N
         flags |= PREDICT_FLAGS["pixel_scale"]
         for r in reasons:
             r.append(f"pixel_scale: images at {imageset.pixel_scale_arcsec} arcsec/px, the network learned {spec.pixel_scale_arcsec}")
-    finite = np.isfinite(images).reshape(n, -1).all(axis=1)
+    finite = np.asarray(np.isfinite(images).reshape(n, -1).all(axis=1))
     if "nonfinite_fraction" in imageset.meta.colnames:  # filled on loading: not a measurement to trust
         finite &= ~(np.asarray(imageset.meta["nonfinite_fraction"], dtype=float) > 0)
     for row in np.flatnonzero(~finite):
@@ -99,15 +99,13 @@ def predict_morphometry(model, imageset: ImageSet, *, psf_fwhm_arcsec: float | N
 def predict_morphometry_file(run, data, *, out, psf_fwhm_arcsec: float | None = None, overwrite: bool = False, progress: bool = True) -> tuple[Path, int]:
     """:func:`predict_morphometry` on any data argument, written to ECSV, CSV or FITS (by extension)."""
     from galmerge.data.sources import load_imageset
+    from galmerge.runs import output_file
 
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out}: already exists; choose another --out or pass --overwrite")
+    formats = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits"}
+    if Path(out).suffix not in formats:
+        raise ConfigError(f"{out}: choose a .ecsv, .csv or .fits catalog")
+    out = output_file(out, overwrite=overwrite)  # refused before anything is computed
     imageset = data if isinstance(data, ImageSet) else load_imageset(data, progress=progress)
     table = predict_morphometry(run, imageset, psf_fwhm_arcsec=psf_fwhm_arcsec)
-    formats = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits"}
-    if out.suffix not in formats:
-        raise ConfigError(f"{out}: choose a .ecsv, .csv or .fits catalog")
-    out.parent.mkdir(parents=True, exist_ok=True)
     table.write(out, format=formats[out.suffix], overwrite=overwrite)
     return out, len(table)

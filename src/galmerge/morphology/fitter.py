@@ -128,7 +128,7 @@ def fit_sersic(
         counter-clockwise), ``cpu_seconds``, ``converged``, ``flag`` (bits of :data:`FIT_FLAGS`)
         and ``flag_reason``.
     """
-    from tqdm.auto import tqdm
+    from galmerge.display import progress_bar
 
     scale = imageset.pixel_scale_arcsec
     if scale is None:
@@ -144,7 +144,7 @@ def fit_sersic(
     flags = np.zeros(n, dtype=np.int32)
     reasons = [""] * n
     size = imageset.image_shape[0]
-    for row in tqdm(range(n), desc="Imfit Sersic fits", unit="stamp", disable=not progress):
+    for row in progress_bar(range(n), desc="Imfit Sersic fits", unit="stamp", enabled=progress):
         image = np.asarray(imageset.images[row, band], dtype=np.float64)
         if wrong_scale:
             flags[row], reasons[row] = FIT_FLAGS["psf_pixel_scale"], f"psf_pixel_scale: PSF sampled at {psf_pixel_scale_arcsec} arcsec/px, images at {scale}"

@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from galmerge.errors import CheckpointError, DataError, ModelMismatchError
 from galmerge.morphology.targets import TARGETS
+
+if TYPE_CHECKING:
+    from galmerge.models.heads import RegressionNet
 
 __all__ = ["MorphometrySpec", "MorphometryModel", "extra_inputs_from_table", "MODEL_FILE"]
 
@@ -55,7 +59,7 @@ class MorphometrySpec:
 class MorphometryModel:
     """A :class:`~galmerge.models.heads.RegressionNet` with its spec; :meth:`predict` gives physical means and sigmas."""
 
-    def __init__(self, net, spec: MorphometrySpec):
+    def __init__(self, net: RegressionNet, spec: MorphometrySpec):
         from galmerge.data.transforms import Preprocessor
 
         self.net = net.eval()
@@ -63,7 +67,7 @@ class MorphometryModel:
         self.preprocessor = Preprocessor.from_dict(spec.preprocessing)
 
     @classmethod
-    def build(cls, spec: MorphometrySpec):
+    def build(cls, spec: MorphometrySpec) -> "MorphometryModel":
         from galmerge.models.heads import RegressionNet
 
         net = RegressionNet(architecture=spec.architecture, in_bands=spec.in_bands, input_size=spec.input_size, n_targets=len(spec.targets), n_extra=len(spec.extra_names))
@@ -102,9 +106,12 @@ class MorphometryModel:
             raise CheckpointError(f"{path}: weights do not fit the recorded architecture ({str(error)[:200]})") from None
         return model.__class__(model.net, model.spec)
 
-    def normalise_extra(self, extra: np.ndarray) -> torch.Tensor:
+    def normalise_extra(self, extra: np.ndarray | None) -> torch.Tensor | None:
+        """The network's extra inputs from raw ones (None for a network that takes none)."""
         if not self.spec.extra_names:
             return None
+        if extra is None:
+            raise DataError(f"the network takes {', '.join(self.spec.extra_names)} as inputs; none given")
         return torch.from_numpy(((extra - np.asarray(self.spec.extra_mean)) / np.asarray(self.spec.extra_std)).astype(np.float32))
 
     @torch.no_grad()
@@ -117,7 +124,7 @@ class MorphometryModel:
         mean_t, std_t = np.asarray(self.spec.target_mean), np.asarray(self.spec.target_std)
         for start in range(0, len(images), batch_size):
             batch = self.preprocessor.transform_tensor(torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size], dtype=np.float32)))
-            extras = None if extra is None else self.normalise_extra(extra[start : start + batch_size])
+            extras = self.normalise_extra(None if extra is None else extra[start : start + batch_size])
             _, output = self.net(batch, extras)
             mean, log_sigma = self.net.split(output)
             means.append(mean.numpy() * std_t + mean_t)

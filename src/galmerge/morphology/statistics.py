@@ -195,7 +195,7 @@ def measure_morphology(imageset: ImageSet, *, options: MorphologyOptions | None 
         metadata say non-finite pixels were filled on loading (``nonfinite_fraction`` > 0) are
         flagged ``nonfinite_pixels`` too.
     """
-    from tqdm.auto import tqdm
+    from galmerge.display import progress_bar
 
     options = options or MorphologyOptions()
     if options.band is not None and not 0 <= options.band < imageset.n_bands:
@@ -205,7 +205,7 @@ def measure_morphology(imageset: ImageSet, *, options: MorphologyOptions | None 
     results = []
     with _pool(workers or os.cpu_count() or 1) as pool:
         mapped = pool.imap(_measure_rows, tasks) if pool is not None else map(_measure_rows, tasks)
-        for part in tqdm(mapped, total=len(tasks), desc="statmorph", unit="chunk", disable=not progress):
+        for part in progress_bar(mapped, total=len(tasks), desc="statmorph", unit="chunk", enabled=progress):
             results.extend(part)
     table = Table()
     table["id"] = imageset.ids

@@ -12,6 +12,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -50,11 +51,13 @@ class MorphometryConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-5
     val_fraction: float = 0.1
-    stretch: str = "asinh"
+    stretch: Literal["none", "asinh"] = "asinh"
     seed: int = 0
     accelerator: str = "cpu"
 
     def __post_init__(self):
+        if self.stretch not in ("none", "asinh"):
+            raise ConfigError(f"stretch must be none or asinh, got {self.stretch!r}")
         if not 0 < self.val_fraction < 0.5:
             raise ConfigError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
         if self.epochs < 1:
@@ -163,9 +166,9 @@ def train_morphometry(source, *, out=None, config: MorphometryConfig | None = No
 
     from galmerge.data.sources import load_imageset
     from galmerge.data.transforms import Preprocessor
+    from galmerge.runs import Run
     from galmerge.training.config import TrainConfig
     from galmerge.training.fit import _quiet_lightning
-    from galmerge.training.rundir import new_run_directory
     from galmerge.training.trainer import make_trainer
 
     config = config or MorphometryConfig()
@@ -199,7 +202,8 @@ def train_morphometry(source, *, out=None, config: MorphometryConfig | None = No
         if (start.spec.architecture, start.spec.in_bands, start.spec.extra_names) != (spec.architecture, spec.in_bands, spec.extra_names):
             raise ConfigError(f"{init_from}: another architecture, band count or inputs than this run")
         spec = start.spec  # keep its scales: the weights were learned with them
-    run_dir = new_run_directory(out, name=f"morph-{config.model}", overwrite=overwrite)
+    run = Run.create(out, name=f"morph-{config.model}", overwrite=overwrite)
+    run_dir = run.path
     (run_dir / "config.json").write_text(json.dumps({**asdict(config), "data": str(getattr(source, "source", source))}, indent=2))
     z_targets = ((targets - np.asarray(spec.target_mean)) / np.asarray(spec.target_std)).astype(np.float32)
     z_extra = torch.from_numpy(((extra_raw - np.asarray(spec.extra_mean)) / np.asarray(spec.extra_std)).astype(np.float32)) if config.extra_inputs else None
@@ -217,20 +221,20 @@ def train_morphometry(source, *, out=None, config: MorphometryConfig | None = No
     )
     if init_from is not None:
         module.model.load_state_dict(start.net.state_dict())
-    common = {"transform": preprocessor.transform_tensor if init_from is None else start.preprocessor.transform_tensor, "seed": config.seed}
-    train_batches = RegressionBatches(imageset.images, z_targets, z_extra, rows=train_rows, batch_size=config.batch_size, shuffle=True, **common)
-    val_batches = RegressionBatches(imageset.images, z_targets, z_extra, rows=val_rows, batch_size=512, shuffle=False, **common)
+    transform = preprocessor.transform_tensor if init_from is None else start.preprocessor.transform_tensor
+    train_batches = RegressionBatches(imageset.images, z_targets, z_extra, rows=train_rows, batch_size=config.batch_size, shuffle=True, seed=config.seed, transform=transform)
+    val_batches = RegressionBatches(imageset.images, z_targets, z_extra, rows=val_rows, batch_size=512, shuffle=False, seed=config.seed, transform=transform)
     trainer_config = TrainConfig(epochs=config.epochs, monitor="val_loss", early_stopping_patience=0, accelerator=config.accelerator, devices=1, seed=config.seed)
     with _quiet_lightning():
-        trainer, checkpoint = make_trainer(trainer_config, run_dir, progress=progress)
+        trainer, checkpoint = make_trainer(trainer_config, run, progress=progress)
         trainer.fit(module, train_dataloaders=train_batches, val_dataloaders=val_batches)
-    best = checkpoint.best_model_path or str(run_dir / "checkpoints" / "last.ckpt")
+    best = checkpoint.best_model_path or str(run.last_checkpoint)
     module.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
     model = MorphometryModel(module.model.cpu().eval(), spec)
     model.save(run_dir / MODEL_FILE)
     mean, sigma = model.predict(imageset.images[val_rows], extra_raw[val_rows] if config.extra_inputs else None)
     metrics = {"n_train": int(len(train_rows)), "n_val": int(len(val_rows)), "validation": validation_summary(mean, sigma, targets[val_rows])}
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    run.metrics.write_text(json.dumps(metrics, indent=2))
     return MorphometryRun(run_dir=run_dir, model=model, metrics=metrics)
 
 

@@ -22,7 +22,7 @@ from astropy.table import Table
 from torch import nn
 
 from galmerge.data.imageset import ImageSet
-from galmerge.errors import DataError, OutputExistsError
+from galmerge.errors import DataError
 from galmerge.morphology.network import MorphometryModel, extra_inputs_from_table
 from galmerge.morphology.targets import PARAMETERS, targets_from_table
 
@@ -61,8 +61,8 @@ def finetune_morphometry(model: MorphometryModel, labelled: ImageSet, *, epochs:
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.eval()
     spec = model.spec
-    targets = (targets_from_table(labelled.meta, source=labelled.source) - np.asarray(spec.target_mean)) / np.asarray(spec.target_std)
-    targets = torch.from_numpy(targets.astype(np.float32))
+    z_targets = (targets_from_table(labelled.meta, source=labelled.source) - np.asarray(spec.target_mean)) / np.asarray(spec.target_std)
+    targets = torch.from_numpy(z_targets.astype(np.float32))
     extra = model.normalise_extra(extra_inputs_from_table(labelled.meta, spec.extra_names)) if spec.extra_names else None
     images = model.preprocessor.transform_tensor(torch.from_numpy(np.ascontiguousarray(labelled.images, dtype=np.float32)))
     optimiser = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr)
@@ -71,7 +71,8 @@ def finetune_morphometry(model: MorphometryModel, labelled: ImageSet, *, epochs:
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             _, output = net(images[rows], None if extra is None else extra[rows])
-            loss = gaussian_nll(*net.split(output), targets[rows]).mean()
+            mean, log_sigma = net.split(output)
+            loss = gaussian_nll(mean, log_sigma, targets[rows]).mean()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -95,22 +96,23 @@ def finetune_morphometry_curve(
     pool_fits : Table, optional
         :func:`~galmerge.morphology.fit_sersic` output for the pool's first rows.
     out : path
-        New folder for ``transfer.json`` and ``transfer_curve.png``.
+        New folder for ``transfer.json`` and ``transfer_curve.png`` (the output policy of
+        :func:`galmerge.runs.new_output_folder`: ``overwrite`` replaces only an earlier transfer folder).
     """
     from galmerge.mocks.morphometry import psf_images_for
     from galmerge.mocks.realism.noise import electrons_per_nanomaggy
     from galmerge.morphology.benchmark import score_parameters
     from galmerge.morphology.catalog import predict_morphometry
     from galmerge.morphology.fitter import fit_sersic
+    from galmerge.runs import new_output_folder
 
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise OutputExistsError(f"{out}: already exists; choose another --out or pass --overwrite")
-    out.mkdir(parents=True, exist_ok=True)
     ks = sorted({int(k) for k in n_labels})
+    if not ks or ks[0] < 0:
+        raise DataError(f"label counts must be >= 0, got {list(n_labels)}")
     if ks[-1] > len(pool):
         raise DataError(f"{pool.source}: {len(pool)} stamps in the pool, {ks[-1]} labels asked for")
     model = MorphometryModel.load(run)
+    out = new_output_folder(out, kind="morphometry-transfer", overwrite=overwrite, what="galmerge morphometry transfer folder")
     if pool_fits is None and ks[-1] > 0:
         info = pool.meta.meta
         electrons = electrons_per_nanomaggy(zeropoint=info["zeropoint"], exptime_s=info["exptime_s"]) if "zeropoint" in info else None
@@ -120,7 +122,7 @@ def finetune_morphometry_curve(
         raise DataError(f"fits of {len(pool_fits)} pool stamps given; {ks[-1]} labels asked for")
     points = {}
     for k in ks:
-        if k == 0:
+        if k == 0 or pool_fits is None:  # pool_fits is None only when no k > 0 was asked for
             tuned, dropped = model, 0
         else:
             labelled, dropped = fitter_labels(pool_fits[:k], pool[np.arange(k)])

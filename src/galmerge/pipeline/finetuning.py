@@ -60,7 +60,7 @@ class FineTunedRun:
                 model = TrainedModel(copy.deepcopy(self.trained.model), copy.deepcopy(self.trained.spec))
                 model.adapt_to_survey(self.unlabelled, domain=self.trained.spec.prediction_domain or "target")
         else:
-            model = finetune(self.trained, labelled.images, labelled.labels, options=options, adaptation=self.adaptation, unlabelled=self.unlabelled)
+            model = finetune(self.trained, labelled.images, labelled.require_labels(purpose="fine-tuning"), options=options, adaptation=self.adaptation, unlabelled=self.unlabelled)
         return model.predict(evaluation).p_merger
 
 
@@ -84,7 +84,7 @@ class FromScratch:
         plain = copy.deepcopy(spec)
         plain.batchnorm_domains, plain.prediction_domain = [], None
         options = _replace(self.options, seed=seed, mode="full", layer_decay=1.0, adapt_bn=False)
-        return finetune(TrainedModel(fresh, plain), labelled.images, labelled.labels, options=options, train_batchnorm=True).predict(evaluation).p_merger
+        return finetune(TrainedModel(fresh, plain), labelled.images, labelled.require_labels(purpose="training from scratch"), options=options, train_batchnorm=True).predict(evaluation).p_merger
 
 
 @dataclass
@@ -172,7 +172,7 @@ def finetune_curve(
         methods += [FromScratch(trained, options), StatisticsBaseline()]
     folder = Run(run_path if run_path.is_dir() else run_path.parent).new_finetune_folder(out=out, overwrite=overwrite)
     measured = few_label_curve(
-        imageset, methods, options=FewLabelOptions(n_labels=tuple(sorted({int(k) for k in n_labels})), n_folds=n_folds, n_repeats=n_repeats, seed=options.seed), progress=progress
+        imageset, methods, options=FewLabelOptions(n_labels=tuple(sorted({int(k) for k in n_labels})), n_folds=n_folds, n_repeats=n_repeats, seed=int(options.seed or 0)), progress=progress
     )
     curve = _curve_record(measured, options, n_bootstrap=n_bootstrap)
     curve.write(folder / FinetuneCurve.FILENAME)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,7 +75,7 @@ class AdaptationData:
     adaptation: AdaptationConfig
 
 
-def _trainable_groups(model: nn.Module, options: FinetuneOptions) -> list[dict]:
+def _trainable_groups(model: Any, options: FinetuneOptions) -> list[dict]:
     """Optimiser groups of the layers ``options.mode`` trains; the other parameters are frozen."""
     layers = model.layer_groups()
     if options.mode == "head":
