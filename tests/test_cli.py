@@ -104,7 +104,7 @@ def test_corrupt_files_band_mismatch_architecture_and_existing_output(tmp_path, 
 
     np.save(tmp_path / "two.npy", np.zeros((5, 2, 75, 75)))
     code, _, err = run(capsys, "predict", trained_run.run_dir, tmp_path / "two.npy", "--out", tmp_path / "c.ecsv", "--quiet")
-    assert code == 2 and "2 bands, but the model was trained on 3" in err
+    assert code == 2 and "two.npy: 2 bands (band0, band1), but" in err and "trained on 3" in err
 
     code, _, err = run(capsys, "train", "--source", "toy:100", "--model", "resnet18", "--init-from", trained_run.run_dir, "--out", tmp_path / "r", "--quiet")
     assert code == 2 and "another architecture" in err
@@ -195,10 +195,28 @@ def test_finetune_report_and_explain_commands(tmp_path, capsys, trained_run):
 
     ImageSet(base.images * gains, labels=base.labels).save(tmp_path / "target.h5")
     code, out, err = run(
-        capsys, "finetune", trained_run.run_dir, "--target-labelled", tmp_path / "target.h5", "--n-labels", "0,20", "--epochs", 2, "--mode", "head", "--out", tmp_path / "ft", "--quiet"
+        capsys,
+        "finetune",
+        trained_run.run_dir,
+        "--target-labelled",
+        tmp_path / "target.h5",
+        "--n-labels",
+        "0,20",
+        "--steps",
+        20,
+        "--folds",
+        2,
+        "--repeats",
+        1,
+        "--no-baselines",
+        "--mode",
+        "head",
+        "--out",
+        tmp_path / "ft",
+        "--quiet",
     )
     assert code == 0, err
-    assert "180 evaluation images" in out and (tmp_path / "ft" / "finetune.json").exists()  # 200 minus the pool of 20
+    assert "200 labelled images" in out and (tmp_path / "ft" / "finetune.json").exists()  # every image scored out of fold
     code, _, err = run(capsys, "finetune", trained_run.run_dir, "--target-labelled", tmp_path / "target.h5", "--n-labels", "0,20", "--out", tmp_path / "ft", "--quiet")
     assert code == 2 and "already exists" in err
     code, out, err = run(capsys, "report", trained_run.run_dir, "--out", tmp_path / "page.html")
@@ -226,7 +244,7 @@ def test_experiment_and_demo_commands(tmp_path, capsys):
 def test_mock_benchmark_and_montage_commands(tmp_path, capsys):
     code, out, err = run(capsys, "mock", "--benchmark", "sim2sim", "--n", 24, "--seed", 1, "--workers", 1, "--out", tmp_path / "bench", "--quiet")
     assert code == 0, err
-    assert out.count("leak check ROC-AUC") == 2 and (tmp_path / "bench" / "manifest.json").exists()
+    assert out.count("shortcut audit") == 2 and (tmp_path / "bench" / "manifest.json").exists()
     code, out, err = run(capsys, "mock", "--montage", "--recipe", "hst-f160w", "--seed", 1, "--workers", 1, "--out", tmp_path / "m.png", "--quiet")
     assert code == 0, err
     from PIL import Image

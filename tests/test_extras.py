@@ -16,7 +16,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PYPROJECT = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
-IMPORT_NAMES = {"galsim": "galsim", "captum": "captum", "onnx": "onnx", "onnxscript": "onnxscript", "onnxruntime": "onnxruntime", "torch": "torch"}
+IMPORT_NAMES = {"dask-jobqueue": "dask_jobqueue"}  # distribution name -> module name, where they differ
 
 
 def extra_requirements():
@@ -28,7 +28,7 @@ def extra_requirements():
 
 
 def test_the_all_extra_lists_what_galmerge_uses():
-    assert {"galsim", "captum", "onnx", "onnxruntime", "onnxscript"} <= set(extra_requirements())
+    assert {"galsim", "captum", "onnx", "onnxruntime", "onnxscript", "pyarrow", "dask", "statmorph", "pyimfit"} <= set(extra_requirements())
 
 
 @pytest.mark.parametrize("name", extra_requirements())

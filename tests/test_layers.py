@@ -2,7 +2,7 @@
 
 Layers, low to high (the same as the project's checker): foundations (errors, tomlfiles, config,
 plotting, display); data and runs; mocks, models and adapt; the stages training, catalog,
-evaluation, explain and morphology; pipeline and report; the command line. A module may import
+evaluation and explain; morphology (built on training); pipeline and report; the command line. A module may import
 from its own layer and below, with these limits within a layer:
 
 - the stages do not import each other (the pipeline chains them);
@@ -20,7 +20,8 @@ LAYERS = [
     {"__init__", "__main__", "errors", "tomlfiles", "config", "plotting", "display", "version", "_version", "typing", "types", "utils", "io"},
     {"data", "runs"},
     {"mocks", "models", "adapt"},
-    {"training", "catalog", "evaluation", "explain", "morphology"},
+    {"training", "catalog", "evaluation", "explain"},
+    {"morphology"},  # CNN morphometry: a regression stage built on the classifier's training machinery
     {"pipeline", "report"},
     {"cli"},
 ]

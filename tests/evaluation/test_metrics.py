@@ -36,6 +36,21 @@ def test_every_metric_agrees_with_scikit_learn():
         assert entry.f1.value == pytest.approx(f1_score(labels, predicted))
 
 
+def test_batched_ranking_metrics_agree_with_scikit_learn_with_ties_and_one_class_rows():
+    from galmerge.evaluation.metrics import ranking_metrics
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, (40, 30))
+    p = np.round(rng.random((40, 30)) * 0.6 + 0.3 * labels, 1)  # rounded: many tied scores
+    labels[0], labels[1] = 0, 1  # one class only
+    batched = ranking_metrics(labels, p)
+    assert np.isnan(batched["roc_auc"][:2]).all() and np.isnan(batched["pr_auc"][:2]).all()
+    for row in range(2, 40):
+        assert batched["roc_auc"][row] == pytest.approx(roc_auc_score(labels[row], p[row]))
+        assert batched["pr_auc"][row] == pytest.approx(average_precision_score(labels[row], p[row]))
+        assert batched["brier"][row] == pytest.approx(brier_score_loss(labels[row], p[row]))
+
+
 def test_confusion_matrix_on_a_hand_made_example():
     labels = np.array([1, 1, 1, 0, 0, 0, 0])
     p = np.array([0.9, 0.6, 0.2, 0.7, 0.4, 0.1, 0.0])

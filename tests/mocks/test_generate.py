@@ -1,7 +1,6 @@
 """Generation: deterministic across workers, one framing rule for both classes, the recipe's
 merger definition and population, consistent labels/metadata/masks."""
 
-import math
 
 import numpy as np
 import pytest
@@ -42,7 +41,8 @@ def test_labels_metadata_and_masks_agree(pristine):
     # isolated galaxies have neither tidal nor companion pixels; mergers often have tidal ones
     isolated = np.isin(kinds, ["disk", "spheroid", "lenticular", "edge_on", "clumpy"])
     assert isolated.sum() > 20 and not pristine.masks[isolated].any()
-    assert not (pristine.masks[~mergers] & MASK_BITS["tidal"]).any()
+    flybys = kinds == "flyby"  # flybys are non-mergers that raise tides
+    assert not (pristine.masks[~mergers & ~flybys] & MASK_BITS["tidal"]).any()
     assert (pristine.masks[mergers] & MASK_BITS["tidal"]).any(axis=(1, 2)).mean() > 0.3
     groups = np.asarray(meta["group"])
     for group in set(groups):
@@ -68,7 +68,10 @@ def test_mergers_follow_the_recipes_definition(pristine):
     assert np.all((ratios >= low) & (ratios <= high))
     assert np.all(np.asarray(pristine.meta["time_since_pericentre_myr"])[mergers] >= 0)  # pre-pericentre pairs excluded
     encounters = len(set(np.asarray(pristine.meta["group"])[mergers]))
-    assert encounters == math.ceil(80 / recipe.mergers.stamps_per_encounter) == pristine.meta.meta["n_encounters"]
+    assert encounters == pristine.meta.meta["n_encounters"]
+    # a small set (80 mergers) still holds 10 encounters, each drawn at most stamps_per_encounter times
+    _, per_encounter = np.unique(np.asarray(pristine.meta["group"])[mergers], return_counts=True)
+    assert encounters >= 10 and per_encounter.max() <= recipe.mergers.stamps_per_encounter
 
 
 def test_population_follows_the_recipe_and_projected_pairs_take_the_merger_separations(pristine):

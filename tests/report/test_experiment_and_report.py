@@ -10,6 +10,7 @@ import pytest
 from galmerge.data import ImageSet, make_toy_mergers
 from galmerge.errors import CheckpointError, ConfigError, OutputExistsError
 from galmerge.pipeline.experiment import ExperimentConfig, gap_closure, run_experiment
+from galmerge.pipeline.finetuning import RUN_METHOD
 from galmerge.report import write_report
 from galmerge.runs import ExperimentRecord, MethodResult, SeedSummary
 
@@ -26,19 +27,19 @@ def experiment(tmp_path_factory):
         'name = "tiny"\nseeds = [0, 1]\n[data]\nsource = "source.h5"\ntarget = "target.h5"\n'
         "[train]\nepochs = 2\nbatch_size = 64\nn_bootstrap = 20\nearly_stopping_patience = 0\n"
         '[methods]\nnoDA = { method = "none" }\nMMD = { method = "mmd" }\n'
-        '[finetune]\nmethods = ["MMD"]\nn_labels = [0, 40]\ntable_k = 40\n'
+        '[finetune]\nmethods = ["MMD"]\nn_labels = [0, 40]\ntable_k = 40\nfolds = 2\nsteps = 40\n'
     )
     return run_experiment(folder / "protocol.toml", folder / "out", progress=False), folder / "out"
 
 
 def test_experiment_writes_the_table_and_figures(experiment):
     record, out = experiment
-    assert set(record.methods) == {"noDA", "MMD", "MMD, on the fine-tuning evaluation images (K=0)", "MMD + fine-tuned (K=40)"}
+    assert set(record.methods) == {"noDA", "MMD", "MMD, AdaBN only, cross-validated (K=0)", "MMD + fine-tuned (K=40)", "from scratch, K=40 labels only", "statistics, K=40 labels only"}
     finetuned = record.methods["MMD + fine-tuned (K=40)"]
     assert finetuned.gap_closure is None and finetuned.summary["target_roc_auc"].n_seeds == 2
     # the fine-tuned rows are the mean of the curves' points, recomputed here
     curves = record.finetune["MMD"]
-    assert finetuned.summary["target_roc_auc"].mean == pytest.approx(np.mean([c.points[40].roc_auc.value for c in curves]))
+    assert finetuned.summary["target_roc_auc"].mean == pytest.approx(np.mean([c.methods[RUN_METHOD][40].roc_auc.value for c in curves]))
     mmd = record.methods["MMD"]
     assert len(mmd.runs) == 2
     per_seed = [run["target"].roc_auc.value for run in mmd.runs]

@@ -8,7 +8,8 @@ be a file, not ``python -c``.
 
 import argparse
 
-from galmerge.training import TrainConfig, train
+from galmerge.pipeline import train_and_evaluate
+from galmerge.training import TrainConfig
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out")
@@ -19,7 +20,7 @@ parser.add_argument("--resume", action="store_true")
 args = parser.parse_args()
 
 if args.resume:
-    train(resume=args.out, config=TrainConfig(epochs=args.epochs), progress=False)
+    train_and_evaluate(resume=args.out, overrides={"epochs": args.epochs}, progress=False)
 else:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=2, accelerator="cpu", devices=args.devices, lr_schedule="constant", early_stopping_patience=0, n_bootstrap=200)
-    train("toy:600", config=config, out=args.out, progress=False)
+    train_and_evaluate("toy:600", config=config, out=args.out, progress=False)

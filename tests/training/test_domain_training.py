@@ -43,14 +43,11 @@ def _config(**options):
 def test_domain_batchnorm_keeps_source_accuracy_in_evaluation_mode(domains, tmp_path):
     source, target = domains
     dsbn = train(source, target=target, config=_config(), out=tmp_path / "dsbn", progress=False)
-    # the ablation: one BatchNorm for the mixed batches, the target forwarded by a weightless MMD
-    mixed = train(source, target=target, config=_config(batchnorm="mixed", method="mmd", transfer_weight=0.0), out=tmp_path / "mixed", progress=False)
     # the source training images: enough of them (420) that one image is 0.2 % of the accuracy
     rows = dsbn.split.train
-    with_domains, with_mixture = _accuracies(dsbn, rows), _accuracies(mixed, rows)
+    with_domains = _accuracies(dsbn, rows)
     assert with_domains["train"] > 0.7, with_domains  # it learned something: the comparison below means something
     assert abs(with_domains["eval"] - with_domains["train"]) <= 0.03, with_domains
-    assert with_mixture["eval"] < with_mixture["train"] - 0.1, with_mixture  # the mixture normalises the source wrongly
     spec = dsbn.trained.spec
     assert spec.batchnorm_domains == ["source", "target"] and spec.prediction_domain == "target"
     bn = dsbn.trained.model.bn1

@@ -12,7 +12,7 @@ import numpy as np
 
 from galmerge.errors import LabelError
 from galmerge.models.thresholds import threshold_for_recall
-from galmerge.runs.records import RANKING_METRICS, THRESHOLD_METRICS, Evaluation
+from galmerge.runs.records import THRESHOLD_METRICS, Evaluation
 
 __all__ = ["threshold_for_recall", "threshold_metrics", "score_predictions", "recall_at_false_positive_rate"]
 
@@ -67,15 +67,7 @@ def recall_at_false_positive_rate(labels, p_merger, *, false_positive_rate: floa
 
 
 def _ranking(labels, p_merger) -> dict:
-    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
-
-    if labels.min() == labels.max():
-        return {"roc_auc": np.nan, "pr_auc": np.nan, "brier": float(np.mean((p_merger - labels) ** 2))}
-    return {
-        "roc_auc": roc_auc_score(labels, p_merger),
-        "pr_auc": average_precision_score(labels, p_merger),
-        "brier": brier_score_loss(labels, p_merger),
-    }
+    return {name: float(values[0]) for name, values in ranking_metrics(labels, p_merger).items()}
 
 
 def score_predictions(
@@ -136,11 +128,7 @@ def _add_bootstrap_intervals(report, labels, p_merger, thresholds, *, n_bootstra
     n = len(labels)
     rows = rng.integers(0, n, size=(n_bootstrap, n))
     boot_labels, boot_p = labels[rows], p_merger[rows]
-    ranking = {name: np.empty(n_bootstrap) for name in RANKING_METRICS}
-    for b in range(n_bootstrap):
-        for name, value in _ranking(boot_labels[b], boot_p[b]).items():
-            ranking[name][b] = value
-    for name, values in ranking.items():
+    for name, values in ranking_metrics(boot_labels, boot_p).items():
         report[name].update(_intervals(values))
     truth = boot_labels.astype(bool)
     for name, threshold in thresholds.items():
@@ -148,6 +136,41 @@ def _add_bootstrap_intervals(report, labels, p_merger, thresholds, *, n_bootstra
         for metric in THRESHOLD_METRICS:
             report["thresholds"][name][metric].update(_intervals(rates[metric]))
     report["n_bootstrap"] = int(n_bootstrap)
+
+
+def ranking_metrics(labels: np.ndarray, p_merger: np.ndarray) -> dict[str, np.ndarray]:
+    """ROC-AUC, PR-AUC (average precision) and Brier score of every row of (B, n) arrays at once.
+
+    The same definitions as scikit-learn's ``roc_auc_score`` (ties count one half),
+    ``average_precision_score`` (precision at each distinct threshold, weighted by the recall it
+    adds) and ``brier_score_loss``; NaN for a row with one class only. Written with numpy because
+    a bootstrap calls these a thousand times per evaluation, and scikit-learn's per-call input
+    checks cost ~15 ms each (tests/evaluation/test_metrics.py compares the two).
+    """
+    from scipy.stats import rankdata
+
+    labels = np.atleast_2d(labels).astype(np.float64)
+    p_merger = np.atleast_2d(p_merger).astype(np.float64)
+    n = labels.shape[1]
+    positives = labels.sum(axis=1)
+    negatives = n - positives
+    both = (positives > 0) & (negatives > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ranks = rankdata(p_merger, axis=1)  # average ranks of ties
+        roc_auc = ((ranks * labels).sum(axis=1) - positives * (positives + 1) / 2) / (positives * negatives)
+        order = np.argsort(-p_merger, axis=1, kind="stable")
+        sorted_p = np.take_along_axis(p_merger, order, axis=1)
+        sorted_labels = np.take_along_axis(labels, order, axis=1)
+        true_positives = np.cumsum(sorted_labels, axis=1)
+        precision = true_positives / np.arange(1, n + 1)
+        # every image takes the precision at the end of its group of tied scores
+        group_end = np.ones_like(sorted_p, dtype=bool)
+        group_end[:, :-1] = sorted_p[:, :-1] != sorted_p[:, 1:]
+        end_index = np.where(group_end, np.arange(n), n)
+        end_index = np.minimum.accumulate(end_index[:, ::-1], axis=1)[:, ::-1]
+        pr_auc = (sorted_labels * np.take_along_axis(precision, end_index, axis=1)).sum(axis=1) / positives
+    brier = np.mean((p_merger - labels) ** 2, axis=1)
+    return {"roc_auc": np.where(both, roc_auc, np.nan), "pr_auc": np.where(both, pr_auc, np.nan), "brier": brier}
 
 
 def _intervals(values: np.ndarray) -> dict:

@@ -19,6 +19,7 @@ processes. A merger task integrates several encounters at once and renders each 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from galmerge.mocks.systems import draw_look, edge_on_view, galaxy_mass_msun, ra
 __all__ = ["generate_mocks", "MockOptions", "MASK_BITS", "plan_counts"]
 
 GALAXY_TYPE_OF_KIND = {"spheroid": "spheroid", "lenticular": "lenticular", "disk": "disk", "edge_on": "disk", "clumpy": "clumpy"}
+MIN_ENCOUNTERS = 10  # encounters a set holds at least (fewer stamps of each when it is small)
 _ATTEMPTS = 12  # tries for a view that keeps a pair's companion inside the frame
 
 
@@ -370,6 +372,11 @@ def generate_mocks(
     if n < 2:
         raise ConfigError(f"n must be >= 2, got {n}")
     counts = plan_counts(recipe, n, options.merger_fraction)
+    # Small sets draw fewer stamps per encounter, so that at least MIN_ENCOUNTERS encounters
+    # (groups) exist and group-aware splits can give each split some of them.
+    per_encounter = max(1, min(recipe.mergers.stamps_per_encounter, counts["merger"] // MIN_ENCOUNTERS))
+    if per_encounter != recipe.mergers.stamps_per_encounter:
+        recipe = recipe.replace(mergers=dataclasses.replace(recipe.mergers, stamps_per_encounter=per_encounter))
     encounters = math.ceil(counts["merger"] / recipe.mergers.stamps_per_encounter)
     merger_tasks = [("merger", recipe, min(options.encounters_per_task, encounters - start), seed, task) for task, start in enumerate(range(0, encounters, options.encounters_per_task))]
     kinds = [kind for kind, count in counts.items() if kind != "merger" for _ in range(count)]

@@ -21,6 +21,10 @@ A protocol is a TOML file::
     methods = ["noDA", "MMD"]
     n_labels = [0, 25, 50, 100, 200]
     table_k = 50
+    folds = 5                      # repeated stratified cross-validation over the labelled target
+    repeats = 1
+    steps = 300                    # fine-tuning steps per K and fold
+    baselines = true               # from scratch and statistics on the same K labels (first seed)
 
 Each run is scored on the held-out source test split and on the target (its test split, or
 ``target_evaluation``); target labels never reach training or checkpoint selection. The result
@@ -315,6 +319,7 @@ def _finetuned_rows(config: ExperimentConfig, record: ExperimentRecord, files, o
     if not config.finetune:
         return
     from galmerge.pipeline.finetuning import RUN_METHOD, finetune_curve
+    from galmerge.training.config import FinetuneOptions
 
     labelled = files.get("evaluation") or files["target"]
     k_table = int(config.finetune.get("table_k", 50))
@@ -333,6 +338,7 @@ def _finetuned_rows(config: ExperimentConfig, record: ExperimentRecord, files, o
                     baselines=baselines and index == 0,
                     n_folds=int(config.finetune.get("folds", 5)),
                     n_repeats=int(config.finetune.get("repeats", 1)),
+                    options=FinetuneOptions(steps=int(config.finetune.get("steps", 300))),
                     out=out / "finetune" / _slug(name) / Path(run["run_dir"]).name,
                     progress=progress,
                 )
