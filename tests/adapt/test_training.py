@@ -28,7 +28,7 @@ def fit(domains, tmp_path, method, **changes):
     source, target = domains
     # One BatchNorm for both domains: domain-specific BatchNorm (the default) closes a gain shift
     # on its own (tests/training/test_domain_training.py), which would leave the terms nothing to show.
-    changes = {"batchnorm": "mixed", **changes}
+    changes = {"batchnorm": "mixed", "input_size": 32, **changes}  # 32 px: the toy shapes need no more
     config = TrainConfig(method=method, epochs=10, batch_size=32, seed=0, n_bootstrap=0, early_stopping_patience=0, **changes)
     return train_and_evaluate(source, target=target, config=config, out=tmp_path / f"{method}-{len(changes)}", progress=False)
 

@@ -25,7 +25,7 @@ def experiment(tmp_path_factory):
     ImageSet(base.images * np.array([2.0, 1.0, 0.4], dtype=np.float32)[None, :, None, None], labels=base.labels, meta=base.meta).save(folder / "target.h5")
     (folder / "protocol.toml").write_text(
         'name = "tiny"\nseeds = [0, 1]\n[data]\nsource = "source.h5"\ntarget = "target.h5"\n'
-        "[train]\nepochs = 2\nbatch_size = 64\nn_bootstrap = 20\nearly_stopping_patience = 0\n"
+        "[train]\nepochs = 2\nbatch_size = 64\nn_bootstrap = 20\nearly_stopping_patience = 0\ninput_size = 32\n"
         '[methods]\nnoDA = { method = "none" }\nMMD = { method = "mmd" }\n'
         '[finetune]\nmethods = ["MMD"]\nn_labels = [0, 40]\ntable_k = 40\nfolds = 2\nsteps = 40\n'
     )

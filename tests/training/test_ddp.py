@@ -21,6 +21,7 @@ def _history(run):
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow  # four multi-process trainings, 1-1.5 min on 2 cores: `make test-slow`
 def test_two_processes_train_like_one_and_resume(tmp_path):
     # One process with batches of 128 against two processes with 64 each: the same 128 images per
     # optimiser step (each rank takes every other image of the epoch's order); only BatchNorm's

@@ -20,7 +20,7 @@ from galmerge.data.imageset import ImageSet
 from galmerge.errors import DataError
 from galmerge.morphology.targets import PARAMETERS, TARGETS, TRUTH_COLUMNS, regression_metrics, targets_from_table, wrap_pa
 
-__all__ = ["benchmark_morphometry", "BenchmarkResult", "score_parameters", "SNR_BINS", "SIZE_BINS"]
+__all__ = ["benchmark_morphometry", "format_benchmark", "BenchmarkResult", "score_parameters", "SNR_BINS", "SIZE_BINS"]
 
 SNR_BINS = (10, 30, 100, 300, 1000)
 SIZE_BINS = (0, 1, 2, 4, np.inf)  # r_e (major axis) / PSF FWHM
@@ -200,3 +200,26 @@ def _figures(predictions: Table, out: Path) -> None:
     fig.colorbar(points, ax=axes, label="log10 S/N", shrink=0.6)
     fig.savefig(out / "predicted_vs_true.png", dpi=110)
     plt.close(fig)
+
+
+def format_benchmark(record: dict) -> str:
+    """The benchmark table as text: per method and parameter R^2, bias, NMAD, outliers; per S/N bin R^2."""
+    lines: list[str] = []
+    for method in ("cnn", "fitter"):
+        if method not in record:
+            continue
+        entry = record[method]
+        lines.append(f"{method}: {entry['seconds_per_galaxy']:.4g} CPU-s per galaxy, n = {entry.get('n', record['n'])}")
+        lines.append(f"  {'':8s} {'R2':>7s} {'bias':>8s} {'NMAD':>8s} {'outl.':>6s}")
+        for name in ("mag", "r_e", "log_r_e", "n", "q", "pa"):
+            lines.append(f"  {name:8s} {entry['r2'][name]:7.3f} {entry['bias'][name]:8.4f} {entry['nmad'][name]:8.4f} {entry['outlier_fraction'][name]:6.3f}")
+        for entry_bin in entry["scores"]["by_snr"]:
+            values = "  ".join(f"{name} {entry_bin[name]['r2']:.3f}/{entry_bin[name]['bias']:+.3f}/{entry_bin[name]['nmad']:.3f}" for name in ("mag", "r_e", "n", "q", "pa"))
+            lines.append(f"  S/N {entry_bin['low']:g}-{entry_bin['high']:g} (n={entry_bin['count']}) R2/bias/NMAD: {values}")
+    if "coverage" in record.get("cnn", {}):
+        lines.append("cnn coverage within 1 sigma (2 sigma): " + ", ".join(f"{k} {v['within_1sigma']:.2f} ({v['within_2sigma']:.2f})" for k, v in record["cnn"]["coverage"].items()))
+    if "same_stamps" in record:
+        same = record["same_stamps"]
+        lines.append(f"same {same['n']} stamps, R2 cnn / fitter: " + ", ".join(f"{k} {same['cnn']['r2'][k]:.3f} / {same['fitter']['r2'][k]:.3f}" for k in ("mag", "r_e", "log_r_e", "n", "q", "pa")))
+        lines.append(f"fitter / cnn time per galaxy: {record['speed_ratio']:.0f}x")
+    return "\n".join(lines)
