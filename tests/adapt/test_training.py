@@ -68,7 +68,7 @@ def test_target_labels_are_never_used(domains, tmp_path):
     source, target = domains
     wrong = ImageSet(target.images, labels=1 - target.labels, meta=target.meta)
     unlabelled = ImageSet(target.images, meta=target.meta)
-    config = TrainConfig(method="mmd", epochs=2, batch_size=64, seed=3, n_bootstrap=0, early_stopping_patience=0, monitor="target_im")
+    config = TrainConfig(method="mmd", epochs=2, batch_size=64, seed=3, n_bootstrap=0, early_stopping_patience=0, monitor="target_im", input_size=32)
     results = [train_and_evaluate(source, target=t, config=config, out=tmp_path / name, progress=False) for name, t in (("right", target), ("wrong", wrong), ("none", unlabelled))]
     for (name, a), b, c in zip(results[0].trained.model.state_dict().items(), results[1].trained.model.state_dict().values(), results[2].trained.model.state_dict().values()):
         assert torch.equal(a, b) and torch.equal(a, c), name
