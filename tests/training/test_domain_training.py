@@ -48,6 +48,11 @@ def test_domain_batchnorm_keeps_source_accuracy_in_evaluation_mode(domains, tmp_
     with_domains = _accuracies(dsbn, rows)
     assert with_domains["train"] > 0.7, with_domains  # it learned something: the comparison below means something
     assert abs(with_domains["eval"] - with_domains["train"]) <= 0.03, with_domains
+    # the source test split is scored with the source statistics, not with the survey's
+    from galmerge.pipeline.training import evaluate_training
+
+    record = evaluate_training(dsbn)
+    assert record.test.metric("accuracy").value == pytest.approx(_accuracies(dsbn, dsbn.split.test)["eval"], abs=1e-6)
     spec = dsbn.trained.spec
     assert spec.batchnorm_domains == ["source", "target"] and spec.prediction_domain == "target"
     bn = dsbn.trained.model.bn1
