@@ -202,7 +202,7 @@ def set_domain(model: nn.Module, name: str) -> None:
 
 @contextlib.contextmanager
 def using_domain(model: nn.Module, name: str | None):
-    """Run a block with ``name`` active (``None``: leave the model as it is), then restore."""
+    """Run a block with ``name`` active, then restore (``None``, or a model without domain-specific BatchNorm: nothing changes)."""
     before = active_domain(model)
     if name is None or before is None:
         yield

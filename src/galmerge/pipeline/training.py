@@ -6,7 +6,7 @@ import numpy as np
 
 from galmerge.evaluation.evaluate import write_evaluation
 from galmerge.evaluation.metrics import score_predictions
-from galmerge.models.domain_bn import model_domains, using_domain
+from galmerge.models.domain_bn import using_domain
 from galmerge.models.inference import TorchBackend
 from galmerge.runs import RunRecord
 from galmerge.training.fit import EVAL_BATCH, TrainingResult, train
@@ -42,7 +42,7 @@ def evaluate_training(result: TrainingResult) -> RunRecord:
     record.validation = score_predictions(labels[split.val], validation.p_merger, thresholds=thresholds, n_bootstrap=0)
     n_bootstrap, seed = config.evaluation.n_bootstrap, config.seed
     if len(split.test):
-        with using_domain(trained.model, "source" if model_domains(trained.model) else None):  # source images, source statistics
+        with using_domain(trained.model, "source"):  # source images, source statistics
             p_test = trained.predict(source, rows=split.test, runner=runner, batch_size=EVAL_BATCH).p_merger
         record.test = write_evaluation(
             run.figures("test"),

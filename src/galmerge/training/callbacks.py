@@ -105,13 +105,13 @@ class TargetRefresh(pl.Callback):
         import torch
 
         from galmerge.adapt.prior import estimate_prior_em
-        from galmerge.models.domain_bn import model_domains, using_domain
+        from galmerge.models.domain_bn import using_domain
 
         model = pl_module.model
         was_training = model.training
         model.eval()
         chunks = []
-        with torch.no_grad(), using_domain(model, "target" if model_domains(model) else None):
+        with torch.no_grad(), using_domain(model, "target"):
             for start in range(0, len(self.rows), self.batch_size):
                 rows = self.rows[start : start + self.batch_size]
                 batch = torch.from_numpy(np.take(self.images, rows, axis=0).astype(np.float32, copy=False))

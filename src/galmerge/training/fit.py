@@ -433,7 +433,7 @@ def _finish(result: TrainingResult, imageset: ImageSet, labels: np.ndarray, spli
         train_prior=train_prior,
     )
     trained = TrainedModel(model, spec)
-    with using_domain(model, "source" if domains else None):  # thresholds are chosen on source validation images
+    with using_domain(model, "source"):  # thresholds are chosen on source validation images
         validation = trained.predict(imageset, rows=split.val, runner=TorchBackend(model), batch_size=EVAL_BATCH)
     if domains:
         spec.prediction_domain = "target"

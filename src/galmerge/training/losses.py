@@ -137,5 +137,5 @@ def step_loss(
 
 def _forward_domain(model: nn.Module, domain: str, images: torch.Tensor):
     """``model(images)`` normalised with ``domain``'s statistics (plain BatchNorm: as it is)."""
-    with using_domain(model, domain if model_domains(model) else None):
+    with using_domain(model, domain):
         return model(images)

@@ -13,7 +13,7 @@ from torch import nn
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
 from galmerge.adapt.terms import StepOutputs
-from galmerge.models.domain_bn import convert_to_domain_batchnorm, model_domains, using_domain
+from galmerge.models.domain_bn import convert_to_domain_batchnorm, using_domain
 from galmerge.models.registry import build_model
 from galmerge.training.losses import LabelledBatch, balanced_class_weights, step_loss
 
@@ -135,7 +135,7 @@ class MergerClassifier(pl.LightningModule):
         """Source validation (dataloader 0): loss, ROC-AUC, accuracy. Target validation (dataloader 1,
         unlabelled): logits and features only, for the label-free criteria of the epoch."""
         images, labels = batch["source"]
-        with using_domain(self.model, ("source", "target")[dataloader_idx] if model_domains(self.model) else None):
+        with using_domain(self.model, ("source", "target")[dataloader_idx]):
             features, logits = self.model(images)
         store = self._validation_outputs
         if dataloader_idx == 1:
