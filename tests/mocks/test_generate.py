@@ -2,6 +2,8 @@
 merger definition and population, consistent labels/metadata/masks."""
 
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy.stats import ks_2samp
@@ -94,6 +96,17 @@ def test_pre_pericentre_pairs_can_be_non_mergers():
     others = mocks.labels == 0
     assert set(np.asarray(mocks.meta["kind"])[others]) == {"bound_pair"}
     assert np.all(np.asarray(mocks.meta["time_since_pericentre_myr"])[others] < 0)
+
+
+def test_stage_weights_choose_which_stages_are_drawn_as_mergers(pristine):
+    base = load_recipe("deepmerge-hst").replace(noise=False)
+    only_pairs = base.replace(mergers=dataclasses.replace(base.mergers, stage_weights={"pair": 1.0}))
+    mocks = generate_mocks(only_pairs, 160, seed=5, options=SMALL, workers=1, progress=False)
+    stages = np.asarray(mocks.meta["stage"])[mocks.labels == 1]
+    uniform = np.asarray(pristine.meta["stage"])[pristine.labels == 1]
+    assert (uniform != "pair").mean() > 0.2  # equal weights draw every stage
+    # an encounter with no pair snapshot inside the window falls back to its whole window
+    assert (stages == "pair").mean() > 0.9
 
 
 def test_noise_changes_the_images_but_not_the_systems(pristine):

@@ -57,6 +57,10 @@ def test_unknown_or_out_of_range_recipe_parameters_are_named(tmp_path):
         load_recipe(write(tmp_path, display="[mergers]\nmass_ratio = [0.5, 2.0]"))
     with pytest.raises(RecipeError, match="pre_pericentre"):
         load_recipe(write(tmp_path, display='[mergers]\npre_pericentre = "sometimes"'))
+    with pytest.raises(RecipeError, match="stage_weights"):
+        load_recipe(write(tmp_path, display="[mergers]\nstage_weights = { merging = 1.0 }"))
+    with pytest.raises(RecipeError, match="stage_weights"):
+        load_recipe(write(tmp_path, display="[mergers]\nstage_weights = { pair = 0.0 }"))
     with pytest.raises(RecipeError, match="unknown kind"):
         load_recipe(write(tmp_path, display="[population]\nspiral = 1.0"))
     with pytest.raises(RecipeError, match="bound_pair needs"):

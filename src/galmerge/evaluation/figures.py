@@ -102,26 +102,29 @@ def plot_montage(images, labels, p_merger, path, *, rows=None, bands=None, per_p
         ("missed mergers (false negatives)", labels & ~called, p_merger),
         ("true non-mergers, most confident", ~labels & ~called, p_merger),
     ]
-    figure = new_figure(per_panel * 1.35, 4 * 1.55)
-    grid = figure.subplots(4, per_panel, squeeze=False)
     image_rows = np.arange(len(labels)) if rows is None else np.asarray(rows)
-    for row, (name, mask, key) in enumerate(kinds):
+    side = max(images.shape[-1], images.shape[-2])
+    gap, label_px = max(2, side // 16), max(10, side // 4)  # white gutter; room for p above each tile
+    cell_h, cell_w = side + label_px + gap, side + gap
+    # One mosaic image drawn once: 24 separate axes under constrained layout took ~2 s per figure.
+    mosaic = np.ones((4 * cell_h, per_panel * cell_w, 3))
+    figure = new_figure(per_panel * 1.35, 4 * 1.55)
+    axes = figure.add_subplot()
+    for row, (_, mask, key) in enumerate(kinds):
         chosen = np.flatnonzero(mask)
         chosen = chosen[np.argsort(key[chosen], kind="stable")][:per_panel]
-        for column in range(per_panel):
-            axes = grid[row, column]
-            axes.set_xticks([])
-            axes.set_yticks([])
-            if column == 0:
-                axes.set_ylabel(name.split(" (")[0].replace(", most confident", ""), fontsize="small")
-            if column < len(chosen):
-                axes.imshow(display_rgb(images[image_rows[chosen[column]]], bands), origin="lower")
-                axes.set_title(f"p={p_merger[chosen[column]]:.2f}", fontsize="x-small")
-            else:
-                for spine in axes.spines.values():
-                    spine.set_visible(False)
-                if column == 0:
-                    axes.text(0.5, 0.5, "none", ha="center", va="center", transform=axes.transAxes, color="0.5")
+        top = row * cell_h + label_px
+        for column, index in enumerate(chosen):
+            tile = display_rgb(images[image_rows[index]], bands)[::-1]  # origin at the bottom, as imshow(origin="lower")
+            mosaic[top : top + tile.shape[0], column * cell_w : column * cell_w + tile.shape[1]] = tile
+            axes.text(column * cell_w + side / 2, top - 1, f"p={p_merger[index]:.2f}", ha="center", va="bottom", fontsize="x-small")
+        if len(chosen) == 0:
+            axes.text(side / 2, top + side / 2, "none", ha="center", va="center", color="0.5")
+    axes.imshow(mosaic, interpolation="nearest")
+    axes.set_yticks([row * cell_h + label_px + side / 2 for row in range(4)], [name.split(" (")[0].replace(", most confident", "") for name, _, _ in kinds], fontsize="small")
+    axes.set_xticks([])
+    for spine in axes.spines.values():
+        spine.set_visible(False)
     if title:
-        figure.suptitle(title)
+        axes.set_title(title)
     return save_figure(figure, path)

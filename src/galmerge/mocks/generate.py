@@ -184,7 +184,7 @@ def _galaxy_types(recipe: Recipe) -> dict:
 def _encounter_stamp(batch, observer, run, rng, *, kind: str, group: str, window, galaxy_types: dict) -> None:
     """One stamp of an encounter: galaxy looks, redshift, frame, a snapshot inside ``window`` and a view keeping the pair in the frame.
 
-    ``window(times, time_unit_myr)`` returns which snapshots may be drawn. The central object
+    ``window(times, time_unit_myr)`` returns each snapshot's weight in the draw (0 or False: not drawn). The central object
     (what a survey's pipeline would catalogue, and what sets its brightness) is the primary
     while the nuclei are apart and the whole system once they have coalesced, so its absolute
     magnitude is drawn from the recipe's range like any galaxy's.
@@ -196,12 +196,14 @@ def _encounter_stamp(batch, observer, run, rng, *, kind: str, group: str, window
     companion = draw_look(rng, abs_mag=magnitude - 2.5 * np.log10(mu), z=z, kind=_draw_type(rng, galaxy_types))
     companion = companion.scaled(look.disk_kpc * run.parameters.secondary_scale / companion.disk_kpc)  # the dynamics fix its size
     grid, pixel_arcsec, r90_kpc = _frame(observer, rng, look, z)
-    allowed = np.flatnonzero(window(run.times, time_unit_myr(look.disk_kpc, galaxy_mass_msun(look))))
-    if len(allowed) == 0:
-        allowed = np.arange(len(run.times))
+    weights = np.asarray(window(run.times, time_unit_myr(look.disk_kpc, galaxy_mass_msun(look))), dtype=np.float64)
+    if not weights.any():
+        weights = np.ones(len(run.times))
+    allowed = np.flatnonzero(weights)
+    chance = None if np.all(weights[allowed] == weights[allowed[0]]) else weights[allowed] / weights[allowed].sum()
     limit = 0.45 * grid.size * grid.pixel_kpc
     for _attempt in range(_ATTEMPTS):
-        snapshot = int(rng.choice(allowed))
+        snapshot = int(rng.choice(allowed, p=chance))
         view = random_view(rng)
         cores = run.cores[snapshot].astype(np.float64) @ view.T * look.disk_kpc
         if np.all(np.abs(cores[1, :2] - cores[0, :2]) < limit):
@@ -228,11 +230,14 @@ def _merger_task(recipe: Recipe, encounters: int, seed: int, task: int) -> _Batc
     for number, run in enumerate(runs):
         end = run.coalescence_time
 
-        def window(times, unit_myr, end=end):
+        stage_weight = np.array([definition.stage_weights.get(run.stage(i), 0.0) for i in range(len(run.times))])
+
+        def window(times, unit_myr, end=end, stage_weight=stage_weight):
             inside = times >= 0.0
             if end is not None:
                 inside &= times <= end + definition.after_coalescence_myr / unit_myr
-            return inside
+            weighted = inside * stage_weight
+            return weighted if weighted.any() else inside  # no snapshot of a weighted stage: the whole window
 
         for _ in range(definition.stamps_per_encounter):
             _encounter_stamp(batch, observer, run, rng, kind="merger", group=f"merger-{seed}-{task}-{number}", window=window, galaxy_types=galaxy_types)

@@ -10,7 +10,7 @@ bundled ones are found by name (:func:`available_recipes`).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from galmerge.errors import RecipeError
@@ -95,6 +95,9 @@ class Framing:
     centre_scatter_px: float = 0.0
 
 
+MERGER_STAGES = ("pair", "coalescing", "remnant")
+
+
 @dataclass(frozen=True)
 class MergerDefinition:
     """What counts as a merger, written in the recipe's ``[mergers]`` table.
@@ -115,6 +118,12 @@ class MergerDefinition:
     n_particles : int
         Test particles of a primary disk (and of every isolated disk, so disks of both classes
         are drawn from as many particles).
+    stage_weights : dict
+        Relative weight of a snapshot of each stage (``pair``, ``coalescing``, ``remnant``; see
+        :meth:`~galmerge.mocks.encounters.EncounterRun.stage`) when a merger stamp's snapshot is
+        drawn inside the window (stages not named are not drawn); equal weights draw uniformly in time. A survey whose labels
+        come from the eye (Galaxy Zoo's volunteers mostly call *visible pairs* mergers) weights
+        the stages its labellers see.
     """
 
     mass_ratio: tuple = (0.1, 1.0)
@@ -122,6 +131,7 @@ class MergerDefinition:
     pre_pericentre: str = "exclude"
     stamps_per_encounter: int = 12
     n_particles: int = 700
+    stage_weights: dict = field(default_factory=lambda: dict.fromkeys(MERGER_STAGES, 1.0))
 
 
 PRE_PERICENTRE_POLICIES = ("exclude", "non-merger", "own-label")
@@ -337,6 +347,9 @@ def _validate(recipe: Recipe) -> None:
         raise RecipeError(f"[mergers] after_coalescence_myr must be within 0-5000, got {mergers.after_coalescence_myr}")
     if not (1 <= mergers.stamps_per_encounter <= 1000 and 50 <= mergers.n_particles <= 20000):
         raise RecipeError(f"[mergers] stamps_per_encounter must be 1-1000 and n_particles 50-20000, got {mergers.stamps_per_encounter}, {mergers.n_particles}")
+    weights = mergers.stage_weights
+    if not (isinstance(weights, dict) and set(weights) <= set(MERGER_STAGES) and all(isinstance(v, (int, float)) and v >= 0 for v in weights.values()) and sum(weights.values()) > 0):
+        raise RecipeError(f"[mergers] stage_weights must map some of {', '.join(MERGER_STAGES)} to weights >= 0, not all 0; got {weights}")
     unknown = sorted(set(recipe.population) - set(NON_MERGER_KINDS))
     if unknown:
         raise RecipeError(f"[population]: unknown kind(s) {', '.join(unknown)}; known: {', '.join(NON_MERGER_KINDS)}")
