@@ -36,6 +36,8 @@ def test_sim2real_sdss_uses_the_real_images_when_present(tmp_path):
     evaluation = ImageSet.load(manifest["real_files"]["evaluation"])
     assert target.labels is None and len(target) > 1000
     assert evaluation.labels.sum() == 58 and evaluation.images.shape[1:] == source.images.shape[1:]
+    # audited beside the real labelled pictures: every statistic has its real ROC-AUC
+    assert all(entry["real_auc"] is not None for entry in manifest["audit"]["source"]["statistics"])
 
 
 def test_sim2real_sdss_skips_the_real_parts_cleanly_without_them(tmp_path):

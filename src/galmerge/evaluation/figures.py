@@ -108,7 +108,7 @@ def plot_montage(images, labels, p_merger, path, *, rows=None, bands=None, per_p
     cell_h, cell_w = side + label_px + gap, side + gap
     # One mosaic image drawn once: 24 separate axes under constrained layout took ~2 s per figure.
     mosaic = np.ones((4 * cell_h, per_panel * cell_w, 3))
-    figure = new_figure(per_panel * 1.35, 4 * 1.55)
+    figure = new_figure(1.2 + per_panel * 1.35, 4 * 1.55)  # 1.2 in for the row names
     axes = figure.add_subplot()
     for row, (_, mask, key) in enumerate(kinds):
         chosen = np.flatnonzero(mask)
