@@ -113,13 +113,18 @@ class FeatureDensity:
 
     def fit(self, features: np.ndarray, *, held_out: np.ndarray) -> "FeatureDensity":
         """Fit on training features; set the threshold on features of other images of the same kind."""
+        from sklearn.utils.extmath import randomized_svd
+
         features = np.asarray(features, dtype=np.float64)
         if len(features) < 20 or len(held_out) < 20:
             raise ConfigError(f"the out-of-distribution reference needs >= 20 fitting and 20 held-out images, got {len(features)} and {len(held_out)}")
         self.mean_ = features.mean(axis=0)
         centred = features - self.mean_
-        _, singular, axes = np.linalg.svd(centred, full_matrices=False)
-        k = max(1, min(self.n_components, len(features) // 10, int((singular > singular[0] * 1e-6).sum())))
+        wanted = max(1, min(self.n_components, len(features) // 10))
+        # only the leading axes are needed: a randomized SVD (Halko et al. 2011) of 2,800 x 10,000
+        # features takes ~1 s where the full one took ~60 s and dominated `galmerge predict`
+        _, singular, axes = randomized_svd(centred, n_components=wanted, random_state=0)
+        k = max(1, min(wanted, int((singular > singular[0] * 1e-6).sum())))
         self.components_ = axes[:k]
         self.scale_ = singular[:k] / np.sqrt(len(features) - 1)
         self.threshold_ = float(np.quantile(self.score(held_out), self.quantile))
