@@ -184,10 +184,10 @@ def _galaxy_types(recipe: Recipe) -> dict:
 def _encounter_stamp(batch, observer, run, rng, *, kind: str, group: str, window, galaxy_types: dict) -> None:
     """One stamp of an encounter: galaxy looks, redshift, frame, a snapshot inside ``window`` and a view keeping the pair in the frame.
 
-    ``window(times, time_unit_myr)`` returns each snapshot's weight in the draw (0 or False: not drawn). The central object
-    (what a survey's pipeline would catalogue, and what sets its brightness) is the primary
-    while the nuclei are apart and the whole system once they have coalesced, so its absolute
-    magnitude is drawn from the recipe's range like any galaxy's.
+    ``window(times, time_unit_myr)`` returns each snapshot's weight in the draw (0 or False: not
+    drawn). The central object (what a survey's pipeline would catalogue, and what sets its
+    brightness) is the primary while the nuclei are apart and the whole system once they have
+    coalesced, so its absolute magnitude is drawn from the recipe's range like any galaxy's.
     """
     recipe = observer.recipe
     mu = run.parameters.mass_ratio

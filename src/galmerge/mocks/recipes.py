@@ -121,9 +121,9 @@ class MergerDefinition:
     stage_weights : dict
         Relative weight of a snapshot of each stage (``pair``, ``coalescing``, ``remnant``; see
         :meth:`~galmerge.mocks.encounters.EncounterRun.stage`) when a merger stamp's snapshot is
-        drawn inside the window (stages not named are not drawn); equal weights draw uniformly in time. A survey whose labels
-        come from the eye (Galaxy Zoo's volunteers mostly call *visible pairs* mergers) weights
-        the stages its labellers see.
+        drawn inside the window; stages not named are not drawn, equal weights draw uniformly in
+        time. A survey whose labels come from the eye (Galaxy Zoo's volunteers mostly call
+        *visible pairs* mergers) weights the stages its labellers see.
     """
 
     mass_ratio: tuple = (0.1, 1.0)
