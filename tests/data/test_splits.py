@@ -77,7 +77,6 @@ def test_choosing_part_is_a_fixed_third_by_id():
     np.testing.assert_array_equal(choosing_part([str(i) for i in ids[:50]]), chosen[:50])  # ids as text too
 
 
-@pytest.mark.real_data
 @pytest.mark.real_data  # skipped by conftest.py when ../shared/data is absent
 def test_choosing_part_of_galaxy_zoo_1():
     import csv

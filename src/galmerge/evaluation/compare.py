@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats
 
 from galmerge.errors import LabelError
+from galmerge.evaluation.metrics import ranking_metrics
 
 __all__ = [
     "PairedDifference",
@@ -160,8 +161,8 @@ def paired_bootstrap(labels, p_a, p_b, *, metric: str = "roc_auc", n_bootstrap: 
     function = METRIC_FUNCTIONS[metric]
     value_a, value_b = float(function(labels, p_a)), float(function(labels, p_b))
     rows = stratified_bootstrap_rows(labels, n_bootstrap=n_bootstrap, seed=seed)
-    if metric == "roc_auc":
-        differences = roc_auc_of_rows(labels, p_a, rows) - roc_auc_of_rows(labels, p_b, rows)
+    if metric in ("roc_auc", "pr_auc"):  # all resamples at once
+        differences = ranking_metrics(labels[rows], p_a[rows])[metric] - ranking_metrics(labels[rows], p_b[rows])[metric]
     else:
         differences = np.array([function(labels[r], p_a[r]) - function(labels[r], p_b[r]) for r in rows])
     low, high = np.percentile(differences, [2.5, 97.5])
@@ -170,18 +171,10 @@ def paired_bootstrap(labels, p_a, p_b, *, metric: str = "roc_auc", n_bootstrap: 
 
 
 def roc_auc_of_rows(labels, p_merger, rows: np.ndarray) -> np.ndarray:
-    """ROC-AUC of each resample in ``rows`` (from :func:`stratified_bootstrap_rows`), vectorised.
-
-    Mann-Whitney form: (sum of the mergers' mid-ranks - m (m + 1) / 2) / (m n), for all resamples
-    at once; about 100x faster than calling scikit-learn per resample.
-    """
-    labels = np.asarray(labels).astype(bool)
-    scores = np.asarray(p_merger, dtype=np.float64)[rows]
-    positive = labels[rows]
-    m = positive.sum(axis=1)
-    n = rows.shape[1] - m
-    ranks = stats.rankdata(scores, method="average", axis=1)
-    return ((ranks * positive).sum(axis=1) - m * (m + 1) / 2) / (m * n)
+    """ROC-AUC of each resample in ``rows`` (from :func:`stratified_bootstrap_rows`), vectorised
+    (:func:`galmerge.evaluation.metrics.ranking_metrics`)."""
+    labels, p_merger = np.asarray(labels), np.asarray(p_merger, dtype=np.float64)
+    return ranking_metrics(labels[rows], p_merger[rows])["roc_auc"]
 
 
 def _midranks(values: np.ndarray) -> np.ndarray:

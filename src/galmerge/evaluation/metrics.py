@@ -14,7 +14,7 @@ from galmerge.errors import LabelError
 from galmerge.models.thresholds import threshold_for_recall
 from galmerge.runs.records import THRESHOLD_METRICS, Evaluation
 
-__all__ = ["threshold_for_recall", "threshold_metrics", "score_predictions", "recall_at_false_positive_rate"]
+__all__ = ["threshold_for_recall", "threshold_metrics", "score_predictions", "recall_at_false_positive_rate", "ranking_metrics"]
 
 INTERVALS = {"ci68": (16.0, 84.0), "ci95": (2.5, 97.5)}
 

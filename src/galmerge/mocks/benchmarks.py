@@ -69,18 +69,17 @@ def make_benchmark(name: str, out, *, n: int = 4000, seed: int = 0, workers: int
         real_labelled = None
     else:
         recipe = load_recipe(recipe or "sdss-gz") if not hasattr(recipe, "bands") else recipe
-        real = _real_sdss_parts(out, shared_data=shared_data, progress=progress, overwrite=overwrite)
+        real, real_labelled = _real_sdss_parts(out, shared_data=shared_data, progress=progress, overwrite=overwrite)
         manifest.update(real)
         if "sky_bank" in real:
             recipe = recipe.replace(sky_bank=real["sky_bank"])
-        # the audit judges the mocks beside the real labelled pictures: a statistic that separates
-        # real Galaxy Zoo mergers as well (two bodies reach the frame's edge) is not a shortcut
-        real_labelled = ImageSet.load(real["real_files"]["evaluation"]) if "real_files" in real else None
         domains = {"source": (recipe, seed)}
     for domain, (domain_recipe, domain_seed) in domains.items():
         mocks = generate_mocks(domain_recipe, n, seed=domain_seed, options=MockOptions(), workers=workers, progress=progress)
         path = mocks.save(out / f"{domain}.h5", overwrite=overwrite)
         manifest["files"][domain] = str(path)
+        # beside real labelled pictures where there are some: a statistic that separates real
+        # Galaxy Zoo mergers as well (two bodies reach the frame's edge) is not a shortcut
         manifest["audit"][domain] = audit_imageset(mocks, real=real_labelled).summary()
         manifest["ks_statistics"][domain] = mocks.meta.meta.get("ks_statistics")
     manifest["notes"] = _notes(name)
@@ -88,14 +87,15 @@ def make_benchmark(name: str, out, *, n: int = 4000, seed: int = 0, workers: int
     return manifest
 
 
-def _real_sdss_parts(out: Path, *, shared_data, progress: bool, overwrite: bool) -> dict:
+def _real_sdss_parts(out: Path, *, shared_data, progress: bool, overwrite: bool) -> tuple[dict, ImageSet | None]:
+    """Manifest entries of the real parts, and the labelled Galaxy Zoo 1 set (None when absent)."""
     from galmerge.data.files import load_catalog_csv
     from galmerge.mocks.realism.sky import SkyBank
 
     shared = Path(shared_data) if shared_data is not None else _default_shared_data()
     unlabelled, labelled = shared / "sdss_gz_unlabeled" / "index.csv", shared / "gz1_dev" / "labels.csv"
     if not (unlabelled.exists() and labelled.exists()):
-        return {"real_data": f"skipped: {shared} lacks sdss_gz_unlabeled/index.csv or gz1_dev/labels.csv"}
+        return {"real_data": f"skipped: {shared} lacks sdss_gz_unlabeled/index.csv or gz1_dev/labels.csv"}, None
     files = {}
     target = load_catalog_csv(unlabelled, size=75, progress=progress)
     files["target"] = str(target.save(out / "target.h5", overwrite=overwrite))
@@ -103,7 +103,7 @@ def _real_sdss_parts(out: Path, *, shared_data, progress: bool, overwrite: bool)
     bank_path = bank.save(out / "sky_bank.npz")
     evaluation = load_catalog_csv(labelled, size=75, progress=progress)
     files["evaluation"] = str(evaluation.save(out / "evaluation.h5", overwrite=overwrite))
-    return {"real_data": str(shared), "real_files": files, "sky_bank": str(bank_path)}
+    return {"real_data": str(shared), "real_files": files, "sky_bank": str(bank_path)}, evaluation
 
 
 def _notes(name: str) -> str:
