@@ -27,6 +27,7 @@ def test_documented_forms_train_evaluate_predict_convert(tmp_path, capsys, toy_n
     x, y = toy_npy
     code, out, _ = run(capsys, "train", "--source", f"{x},{y}", "--model", "deepmerge", "--epochs", 1, "--out", tmp_path / "a", "--quiet")
     assert code == 0 and "roc_auc" in out and (tmp_path / "a" / "model.safetensors").exists()
+    assert "adaptation:" not in out and 'method = "none"' in (tmp_path / "a" / "config.toml").read_text()  # auto without a target
 
     fresh = make_toy_mergers(200, seed=8)
     np.save(tmp_path / "Xtest.npy", fresh.images)
@@ -48,6 +49,16 @@ def test_resnet18_from_an_imageset_file_with_a_config(tmp_path, capsys):
     code, out, err = run(capsys, "train", "--source", tmp_path / "train.h5", "--model", "resnet18", "--config", tmp_path / "my.toml", "--out", tmp_path / "b", "--quiet")
     assert code == 0, err
     assert 'architecture = "resnet18"' in (tmp_path / "b" / "config.toml").read_text()
+
+
+def test_train_with_a_target_and_no_method_uses_the_default_recipe(tmp_path, capsys):
+    make_toy_mergers(160, seed=1).save(tmp_path / "source.h5")
+    make_toy_mergers(160, seed=2).save(tmp_path / "target.h5")
+    code, out, err = run(capsys, "train", "--source", tmp_path / "source.h5", "--target", tmp_path / "target.h5", "--epochs", 1, "--n-bootstrap", 0, "--out", tmp_path / "d", "--quiet")
+    assert code == 0, err
+    assert "adaptation: dann (transfer weight 0.3), domain BatchNorm" in out
+    saved = (tmp_path / "d" / "config.toml").read_text()
+    assert 'method = "dann"' in saved and "transfer_weight = 0.3" in saved
 
 
 def bad_arrays(tmp_path, kind):
@@ -164,7 +175,7 @@ def test_options_are_generated_from_the_configuration(tmp_path, capsys):
     config = TrainConfig.from_dict(overrides)
     assert config.adaptation.options_of("fisher").w_intra == 0.5 and config.selection.early_stopping_patience == 3
     help_text = parser._subparsers._group_actions[0].choices["train"].format_help()
-    for flag, default in (("--dann-lr-multiplier", "0.1"), ("--fisher-w-intra", "0.01"), ("--entropy-weight", "0.05"), ("--epochs", "30")):
+    for flag, default in (("--dann-lr-multiplier", "0.1"), ("--fisher-w-intra", "0.01"), ("--entropy-weight", "0.05"), ("--epochs", "15")):
         assert flag in help_text and f"(default: {default})" in " ".join(help_text.split()), flag
     code, _, err = run(capsys, "train", "--source", "toy:60", "--monitor", "target_im", "--out", tmp_path / "r", "--quiet")
     assert code == 2 and "monitor 'target_im' is computed on unlabelled target images" in err and not (tmp_path / "r").exists()

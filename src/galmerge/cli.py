@@ -31,6 +31,10 @@ def cmd_train(args) -> int:
         config = TrainConfig.from_toml(args.config, **overrides) if args.config else TrainConfig.from_dict(overrides, source="command line")
         result = train_and_evaluate(args.source, config=config, out=args.out, overwrite=args.overwrite, init_from=args.init_from, **common)
     print(f"run directory: {result.run_dir}")
+    adaptation = result.config.adaptation  # what --method auto became
+    if adaptation.active_methods():
+        weight = f" (transfer weight {adaptation.transfer_weight:g})" if adaptation.method != "none" else ""
+        print(f"adaptation: {' + '.join(adaptation.active_methods())}{weight}, {result.config.model.batchnorm} BatchNorm")
     for evaluation, title in ((result.record.test, "source test split"), (result.record.target_test, "target test split")):
         if evaluation is not None:
             print(f"{title}: {evaluation.summary()}")

@@ -1,22 +1,25 @@
-"""The non-parametric baseline as a row of the experiment table, scored on the networks' test images."""
+"""The classical baselines as rows of the experiment table, scored on the networks' test images."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from galmerge.data import make_toy_mergers
 from galmerge.data.splits import stratified_split
-from galmerge.pipeline.experiment import ExperimentConfig, _nonparametric_row
+from galmerge.errors import ConfigError
+from galmerge.pipeline.experiment import BASELINE_ROWS, ExperimentConfig, _baseline_row
 from galmerge.runs.records import ExperimentRecord
 
 
-def test_nonparametric_row_is_scored_like_a_network_row(tmp_path):
+@pytest.mark.parametrize("kind", ["nonparametric", "statistics"])
+def test_baseline_row_is_scored_like_a_network_row(tmp_path, kind):
     make_toy_mergers(30, size=32, seed=1).save(tmp_path / "source.h5")
     target = make_toy_mergers(20, size=32, seed=2)
     target.save(tmp_path / "target.h5")
-    config = ExperimentConfig(source="source.h5", target="target.h5", base_dir=str(tmp_path), seeds=[3], baselines=["nonparametric"])
+    config = ExperimentConfig(source="source.h5", target="target.h5", base_dir=str(tmp_path), seeds=[3], baselines=[kind])
     files = {"source": str(tmp_path / "source.h5"), "target": str(tmp_path / "target.h5"), "evaluation": None}
-    row = _nonparametric_row(config, files, workers=1, progress=False)
+    row = _baseline_row(config, files, kind=kind, workers=1, progress=False)
     source_labels = make_toy_mergers(30, size=32, seed=1).labels
     test_rows = stratified_split(source_labels, fractions=(0.7, 0.1, 0.2), seed=3).test
     scores = row.runs[0]
@@ -25,7 +28,12 @@ def test_nonparametric_row_is_scored_like_a_network_row(tmp_path):
     for domain in ("source", "target"):
         roc = scores[domain].roc_auc
         assert 0 <= roc.value <= 1 and len(roc.ci95) == 2
-    record = ExperimentRecord(name="baseline", seeds=[3], files=files, methods={"CAS+Gini-M20 RF": row})
+    record = ExperimentRecord(name="baseline", seeds=[3], files=files, methods={BASELINE_ROWS[kind]: row})
     header, rows = record.table("all")
-    assert rows[0][0] == "CAS+Gini-M20 RF" and rows[0][header.index("source roc_auc")] != "-"
+    assert rows[0][0] == BASELINE_ROWS[kind] and rows[0][header.index("source roc_auc")] != "-"
     assert np.isfinite(row.summary["source_pr_auc"].mean)
+
+
+def test_an_unknown_baseline_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="unknown baseline"):
+        ExperimentConfig(source="s.h5", target="t.h5", baselines=["vae"]).validate()

@@ -34,7 +34,15 @@ def experiment(tmp_path_factory):
 
 def test_experiment_writes_the_table_and_figures(experiment):
     record, out = experiment
-    assert set(record.methods) == {"noDA", "MMD", "MMD, AdaBN only, cross-validated (K=0)", "MMD + fine-tuned (K=40)", "from scratch, K=40 labels only", "statistics, K=40 labels only"}
+    assert set(record.methods) == {
+        "noDA",
+        "MMD",
+        "MMD, AdaBN only, cross-validated (K=0)",
+        "MMD + fine-tuned (K=40)",
+        "from scratch, K=40 labels only",
+        "statistics, K=40 labels only",
+        "mock statistics, no labels",
+    }
     finetuned = record.methods["MMD + fine-tuned (K=40)"]
     assert finetuned.gap_closure is None and finetuned.summary["target_roc_auc"].n_seeds == 2
     # the fine-tuned rows are the mean of the curves' points, recomputed here

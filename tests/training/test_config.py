@@ -46,7 +46,7 @@ def test_extra_terms_switch_on_and_off_over_a_file(tmp_path):
         ({"batch_size": 1}, "BatchNorm"),
         ({"lr_schedule": "cosine"}, "lr_schedule must be one of one-cycle, deepmerge-cycle, constant"),
         ({"adam_betas": [0.9, 1.5]}, "adam_betas"),
-        ({"method": "vae"}, "method must be one of none, mmd, dann, coral"),
+        ({"method": "vae"}, "method must be auto or one of none, mmd, dann, coral"),
         ({"mmd_bandwidths": "wide"}, "mmd_bandwidths must be one of deepmerge, median"),
         ({"fisher_w_intra": 0.0, "fisher_w_inter": 0.0}, "Fisher weights must be >= 0 and not both 0"),
         ({"fisher": "yes"}, "fisher must be true or false"),
@@ -70,11 +70,26 @@ def test_bad_toml_names_the_file(tmp_path):
 
 def test_what_the_data_must_support_is_checked_before_any_work():
     with pytest.raises(ConfigError, match="method mmd adapts to a target domain"):
-        TrainConfig(method="mmd").check_data(has_target=False)
+        TrainConfig(method="mmd").for_data(has_target=False)
     with pytest.raises(ConfigError, match="monitor 'target_im' is computed on unlabelled target images"):
-        TrainConfig(monitor="target_im").check_data(has_target=False)
-    TrainConfig(entropy=True, fisher=True).check_data(has_target=False)  # these work on the source alone
-    TrainConfig(method="mmd", monitor="target_im").check_data(has_target=True)
+        TrainConfig(monitor="target_im").for_data(has_target=False)
+    TrainConfig(entropy=True, fisher=True).for_data(has_target=False)  # these work on the source alone
+    TrainConfig(method="mmd", monitor="target_im").for_data(has_target=True)
+
+
+def test_the_default_method_is_dann_with_a_target_and_none_without(tmp_path):
+    default = TrainConfig()
+    assert default.adaptation.method == "auto" and default.adaptation.transfer_weight is None
+    with_target, without = default.for_data(has_target=True), default.for_data(has_target=False)
+    assert (with_target.adaptation.method, with_target.adaptation.transfer_weight) == ("dann", 0.3)
+    assert without.adaptation.method == "none" and without.adaptation.active_methods() == []
+    with_target.write_toml(tmp_path / "c.toml")  # a run records what it used, not "auto"
+    assert TrainConfig.from_toml(tmp_path / "c.toml").adaptation.method == "dann"
+    # a given method or weight is kept; each method has its own default weight
+    assert TrainConfig(method="mmd").for_data(has_target=True).adaptation.transfer_weight == 1.0
+    assert TrainConfig(transfer_weight=2.0).for_data(has_target=True).adaptation.transfer_weight == 2.0
+    assert TrainConfig(method="none").for_data(has_target=True).adaptation.method == "none"
+    assert TrainConfig(dann_ramp=False).replace(epochs=3).adaptation.options_of("dann").ramp is False  # auto keeps dann's options
 
 
 def test_a_resumed_run_applies_or_refuses_each_override():

@@ -1,10 +1,15 @@
-"""The classical merger baseline: a random forest on non-parametric statistics (CAS, Gini-M20, MID, shape asymmetry).
+"""Classical merger baselines: classifiers on statistics of the light, beside the CNNs.
 
-The statistics every merger paper compares against (Conselice 2003; Lotz et al. 2004, 2008;
-Freeman et al. 2013; Pawlik et al. 2016), measured by statmorph
-(:func:`galmerge.morphology.measure_morphology`), go into a random forest whose settings are
-fixed here, not tuned on any data. Unmeasured statistics (flagged images) are imputed with the
-training median, so flagged images still get a probability.
+- :class:`NonParametricMergerClassifier`: the statistics every merger paper compares against
+  (CAS, Gini-M20, MID, shape asymmetry; Conselice 2003; Lotz et al. 2004, 2008; Freeman et al.
+  2013; Pawlik et al. 2016), measured by statmorph (:func:`galmerge.morphology.measure_morphology`),
+  in a random forest. Unmeasured statistics (flagged images) are imputed with the training
+  median, so flagged images still get a probability.
+- :class:`StatisticsMergerClassifier`: a logistic regression on galmerge's fast image
+  statistics (:mod:`galmerge.mocks.image_statistics`: size, concentration, asymmetry, peaks,
+  framing), measured in milliseconds per thousand stamps where statmorph takes seconds.
+
+Their settings are fixed here, not tuned on any data.
 
 The functions return merger probabilities; the evaluation code turns them into its usual metrics
 with bootstrap intervals.
@@ -17,7 +22,15 @@ from astropy.table import Table
 
 from galmerge.errors import LabelError
 
-__all__ = ["BASELINE_FEATURES", "NonParametricMergerClassifier", "cross_validated_probabilities", "feature_matrix"]
+__all__ = [
+    "BASELINE_FEATURES",
+    "NonParametricMergerClassifier",
+    "StatisticsMergerClassifier",
+    "cross_validated_probabilities",
+    "feature_matrix",
+    "baseline_probabilities",
+    "statistics_probabilities",
+]
 
 BASELINE_FEATURES = (
     "gini",
@@ -83,6 +96,57 @@ class NonParametricMergerClassifier:
     def predict_proba(self, statistics: Table) -> np.ndarray:
         """p(merger) of each row."""
         return self.pipeline_.predict_proba(feature_matrix(statistics))[:, 1]
+
+
+class StatisticsMergerClassifier:
+    """Standardised logistic regression (scikit-learn's L2 default, C = 1) on the framing and morphology image statistics.
+
+    The *nuisance* statistics of :mod:`galmerge.mocks.image_statistics` (background, noise,
+    saturation, sub-pixel position) are left out by design: they say nothing about the galaxy,
+    so they could only carry differences between the training images and a survey. Trained on
+    ``sim2real-sdss`` mocks, this classifier ranks real Galaxy Zoo 1 mergers better than the CNNs
+    trained on the same mocks (README, "Where this stands on real images").
+
+    Parameters
+    ----------
+    names : sequence of str, optional
+        The statistics to use (default: every framing and morphology statistic).
+    """
+
+    def __init__(self, *, names=None):
+        from galmerge.mocks.image_statistics import STATISTIC_KINDS
+
+        self.names = tuple(names) if names is not None else tuple(name for name, (kind, _) in STATISTIC_KINDS.items() if kind != "nuisance")
+
+    def _statistics(self, images) -> np.ndarray:
+        from galmerge.mocks.image_statistics import measure_image_statistics
+
+        return measure_image_statistics(images, names=self.names).values
+
+    def fit(self, images, labels) -> "StatisticsMergerClassifier":
+        """Fit on ``images`` (N, bands, H, W) with 0/1 ``labels``."""
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        labels = np.asarray(labels).astype(int)
+        if len(np.unique(labels)) < 2:
+            raise LabelError("the statistics classifier needs mergers and non-mergers to learn from")
+        self.pipeline_ = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), LogisticRegression(max_iter=5000))
+        self.pipeline_.fit(self._statistics(images), labels)
+        self.coefficients_ = dict(zip(self.names, self.pipeline_[-1].coef_[0].tolist()))
+        return self
+
+    def predict_proba(self, images) -> np.ndarray:
+        """p(merger) of each image."""
+        return self.pipeline_.predict_proba(self._statistics(images))[:, 1]
+
+
+def statistics_probabilities(train, train_labels, scored: dict) -> dict:
+    """Fit :class:`StatisticsMergerClassifier` on the ImageSet ``train`` and return p(merger) of each ImageSet in ``scored``, by name."""
+    model = StatisticsMergerClassifier().fit(train.images, train_labels)
+    return {name: model.predict_proba(images.images) for name, images in scored.items()}
 
 
 def cross_validated_probabilities(statistics: Table, labels, *, folds: int = 5, seed: int = 0) -> np.ndarray:

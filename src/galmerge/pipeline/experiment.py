@@ -4,7 +4,8 @@ A protocol is a TOML file::
 
     name = "sim2sim"
     seeds = [0, 1, 2]
-    baselines = ["nonparametric"]  # optional: statmorph statistics + random forest as a table row
+    baselines = ["statistics"]     # optional rows: "statistics" (image statistics + logistic
+                                   # regression), "nonparametric" (statmorph + random forest)
     [data]
     benchmark = "sim2sim"          # made into <out>/data when the files are not given
     n = 4000
@@ -45,8 +46,10 @@ from galmerge.runs import Evaluation, ExperimentRecord, MethodResult, Run, SeedS
 from galmerge.runs.records import TABLE_METRICS
 from galmerge.tomlfiles import read_toml
 
-__all__ = ["ExperimentConfig", "run_experiment", "DEFAULT_METHODS", "TABLE_METRICS", "gap_closure"]
+__all__ = ["ExperimentConfig", "run_experiment", "DEFAULT_METHODS", "BASELINE_ROWS", "TABLE_METRICS", "gap_closure"]
 
+# Classical baselines an experiment can add as rows (``baselines = [...]``), by their row names.
+BASELINE_ROWS = {"statistics": "image statistics LR", "nonparametric": "CAS+Gini-M20 RF"}
 DEFAULT_METHODS = {
     "noDA": {"method": "none"},
     "MMD": {"method": "mmd"},
@@ -111,6 +114,9 @@ class ExperimentConfig:
         if not self.methods:
             raise ConfigError("an experiment needs at least one method")
         configs = {name: self.train_config(name, seed=0) for name in self.methods}  # raises on bad options
+        unknown = sorted(set(self.baselines) - set(BASELINE_ROWS))
+        if unknown:
+            raise ConfigError(f"unknown baseline(s) {', '.join(unknown)}; known: {', '.join(BASELINE_ROWS)}")
         if not any(config.adaptation.method == "none" for config in configs.values()):
             raise ConfigError('an experiment needs a method without adaptation (method = "none") as the reference')
 
@@ -179,8 +185,8 @@ def run_experiment(config, out=None, *, overwrite: bool = False, workers: int | 
             record.description = record.description or _description(config, run)
         record.methods[name] = MethodResult(options=options, runs=results, summary=_summarise(results))
     _finetuned_rows(config, record, files, out, progress=progress)
-    if "nonparametric" in config.baselines:
-        record.methods["CAS+Gini-M20 RF"] = _nonparametric_row(config, files, workers=workers, progress=progress)
+    for kind in config.baselines:
+        record.methods[BASELINE_ROWS[kind]] = _baseline_row(config, files, kind=kind, workers=workers, progress=progress)
     gap_closure(record)
     _paired_comparisons(record, files)
     _figures(config, record, files, out)
@@ -234,7 +240,7 @@ def _summarise(results: list[dict]) -> dict[str, SeedSummary]:
 
 def gap_closure(record: ExperimentRecord) -> None:
     """(AUC_target,DA - AUC_target,noDA) / (AUC_source,noDA - AUC_target,noDA) for every method, in place."""
-    reference = next(name for name, m in record.methods.items() if m.options.get("method", "none") == "none" and not m.is_finetuned)
+    reference = next(name for name, m in record.methods.items() if m.options.get("method") == "none" and not m.is_finetuned)
     base = record.methods[reference].summary
     source_auc, target_auc = (base[key].mean if key in base else None for key in ("source_roc_auc", "target_roc_auc"))
     if source_auc is None or target_auc is None:
@@ -252,19 +258,19 @@ def gap_closure(record: ExperimentRecord) -> None:
             method.gap_closure = (target.mean - target_auc) / gap
 
 
-def _nonparametric_row(config: ExperimentConfig, files, *, workers, progress) -> MethodResult:
-    """The non-parametric baseline scored like a CNN row: trained on the source training split of
-    the first seed, scored on the same source test split and target images as the networks."""
+def _baseline_row(config: ExperimentConfig, files, *, kind: str, workers, progress) -> MethodResult:
+    """A classical baseline (:data:`BASELINE_ROWS`) scored like a CNN row: trained on the source
+    training split of the first seed, scored on the same source test split and target images as the networks."""
     from galmerge.data.sources import load_imageset
     from galmerge.data.splits import stratified_split
     from galmerge.evaluation.metrics import score_predictions
-    from galmerge.morphology.baseline import baseline_probabilities
+    from galmerge.morphology.baseline import baseline_probabilities, statistics_probabilities
     from galmerge.training.config import TrainConfig
 
     seed = config.seeds[0]
     fractions = TrainConfig.from_dict(dict(config.train), source="[train]").data.split
     source = load_imageset(files["source"], progress=False)
-    labels = source.require_both_classes(purpose="the non-parametric baseline")
+    labels = source.require_both_classes(purpose=f"the {BASELINE_ROWS[kind]} baseline")
     groups = np.asarray(source.meta["group"]) if "group" in source.meta.colnames else None
     split = stratified_split(labels, fractions=fractions, seed=seed, groups=groups)
     target = load_imageset(files.get("evaluation") or files["target"], progress=False)
@@ -272,11 +278,14 @@ def _nonparametric_row(config: ExperimentConfig, files, *, workers, progress) ->
         target_groups = np.asarray(target.meta["group"]) if "group" in target.meta.colnames else None
         target = target[stratified_split(None, n_images=len(target), fractions=fractions, seed=seed, groups=target_groups).test]
     scored = {"source": source[split.test], "target": target}
-    p_merger = baseline_probabilities(source[split.train], labels[split.train], scored, workers=workers, seed=seed, progress=progress)
+    if kind == "nonparametric":
+        p_merger = baseline_probabilities(source[split.train], labels[split.train], scored, workers=workers, seed=seed, progress=progress)
+    else:
+        p_merger = statistics_probabilities(source[split.train], labels[split.train], scored)
     scores: dict = {"source": score_predictions(labels[split.test], p_merger["source"], seed=seed), "epoch_time_s": None}
     if target.labels is not None and target.labels.min() != target.labels.max():
         scores["target"] = score_predictions(target.labels, p_merger["target"], seed=seed)
-    return MethodResult(options={"baseline": "nonparametric"}, runs=[scores], summary=_summarise([scores]))
+    return MethodResult(options={"baseline": kind}, runs=[scores], summary=_summarise([scores]))
 
 
 def _seed_mean_target_predictions(method: MethodResult, files) -> tuple[np.ndarray, np.ndarray] | None:
@@ -345,9 +354,12 @@ def _finetuned_rows(config: ExperimentConfig, record: ExperimentRecord, files, o
             )
         record.finetune[name] = curves
         # Rows scored out of fold on the whole labelled survey set: the run adapted with AdaBN
-        # only (K = 0) and fine-tuned with K labels; the baselines on the same K labels.
+        # only (K = 0) and fine-tuned with K labels; the baselines on the same K labels, or on none
+        # (a baseline scored at K = 0 uses no label).
         rows = [(RUN_METHOD, 0, f"{name}, AdaBN only, cross-validated (K=0)"), (RUN_METHOD, k_table, f"{name} + fine-tuned (K={k_table})")]
-        rows += [(other, k_table, f"{other}, K={k_table} labels only") for other in curves[0].methods if other != RUN_METHOD]
+        for other, by_k in curves[0].methods.items():
+            if other != RUN_METHOD:
+                rows.append((other, 0, f"{other}, no labels") if 0 in by_k else (other, k_table, f"{other}, K={k_table} labels only"))
         for method, k, row in rows:
             points = [c.methods[method][k] for c in curves if k in c.methods.get(method, {})]
             summary = {f"target_{metric}": SeedSummary.of(getattr(p, metric).value for p in points) for metric in ("roc_auc", "pr_auc")}

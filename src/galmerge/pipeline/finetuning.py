@@ -10,7 +10,10 @@ labelled image, every merger included, is scored by models that never saw it):
   step); at K = 0 the run as it is (after AdaBN);
 - ``from scratch``: the same architecture trained on the K labels alone (what the labels buy
   without any simulation);
-- ``statistics``: gradient boosting on simple image statistics of the K labelled images.
+- ``statistics``: gradient boosting on simple image statistics of the K labelled images;
+- ``mock statistics`` (no labels, so the same at every K): the logistic regression on image statistics
+  (:class:`~galmerge.morphology.baseline.StatisticsMergerClassifier`) trained on the run's own
+  mock training split, applied as it is: what the simulations give without the CNN or a label.
 
 The curve (``finetune.json``, ``finetune_curve.png``) carries paired bootstrap differences of
 ROC-AUC between the fine-tuned run and each baseline at every K.
@@ -36,7 +39,7 @@ from galmerge.runs.records import PairedComparison
 from galmerge.training.config import FinetuneOptions
 from galmerge.training.finetune import AdaptationData, finetune, run_adaptation_data
 
-__all__ = ["finetune_curve", "plot_finetune_curve", "FineTunedRun", "FromScratch", "StatisticsBaseline", "RUN_METHOD"]
+__all__ = ["finetune_curve", "plot_finetune_curve", "FineTunedRun", "FromScratch", "StatisticsBaseline", "MockStatistics", "RUN_METHOD"]
 
 RUN_METHOD = "fine-tuned run"
 
@@ -110,6 +113,24 @@ class StatisticsBaseline:
         return model.predict_proba(self._features(evaluation))[:, 1]
 
 
+@dataclass
+class MockStatistics:
+    """:class:`~galmerge.morphology.baseline.StatisticsMergerClassifier` fitted on labelled mocks, applied to the survey without its labels."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    name: str = "mock statistics"
+    needs_labels: bool = False
+
+    def __post_init__(self):
+        from galmerge.morphology.baseline import StatisticsMergerClassifier
+
+        self.model = StatisticsMergerClassifier().fit(self.images, self.labels)
+
+    def fit_predict(self, labelled: ImageSet, evaluation: ImageSet, *, seed: int) -> np.ndarray:
+        return self.model.predict_proba(evaluation.images)
+
+
 def _replace(options: FinetuneOptions, **changes) -> FinetuneOptions:
     import dataclasses
 
@@ -152,6 +173,8 @@ def finetune_curve(
         Folder for ``finetune.json`` and ``finetune_curve.png`` (default ``<run>/finetune``).
     options : FinetuneOptions, optional
         Fine-tuning options; ``seed`` defaults to the run's seed.
+    n_bootstrap : int
+        Resamples for the intervals and the paired comparisons (0: neither).
 
     Returns
     -------
@@ -173,6 +196,9 @@ def finetune_curve(
     methods: list = [FineTunedRun(trained, options, survey, adaptation)]
     if baselines:
         methods += [FromScratch(trained, options), StatisticsBaseline()]
+        mocks = _run_training_mocks(run_path, trained.spec.loading_size, adaptation, progress=progress)
+        if mocks is not None:
+            methods.append(MockStatistics(*mocks))
     folder = Run(run_path if run_path.is_dir() else run_path.parent).new_finetune_folder(out=out, overwrite=overwrite)
     measured = few_label_curve(
         imageset, methods, options=FewLabelOptions(n_labels=tuple(sorted({int(k) for k in n_labels})), n_folds=n_folds, n_repeats=n_repeats, seed=int(options.seed or 0)), progress=progress
@@ -189,6 +215,26 @@ def _run_seed(path: Path) -> int:
         return 0
     values, _ = Run(path).read_config()
     return int(values.get("seed", 0))
+
+
+def _run_training_mocks(run_path: Path, size: int, adaptation: AdaptationData | None, *, progress: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """The run's labelled training images and labels, or None (with a note) when they cannot be read."""
+    from galmerge.data.sources import load_imageset
+    from galmerge.errors import GalmergeError
+
+    if adaptation is not None:
+        return adaptation.source_images, adaptation.source_labels
+    if not Run.is_run(run_path):
+        print(f"{run_path}: a model file without its run directory; the mock statistics row is left out")
+        return None
+    _, recorded = Run(run_path).read_config()
+    try:
+        source = load_imageset(recorded["data"], size=size, progress=progress)
+    except (GalmergeError, OSError) as error:
+        print(f"the run's training data are not readable here ({error}); the mock statistics row is left out")
+        return None
+    rows = Run(run_path).split_arrays()["train"]
+    return source.images[rows], source.require_labels(purpose="the mock statistics baseline")[rows]
 
 
 def _unlabelled_images(run_path: Path, unlabelled, labelled: ImageSet, trained: TrainedModel, *, progress: bool) -> np.ndarray:
@@ -211,7 +257,7 @@ def _curve_record(measured: FewLabelCurve, options: FinetuneOptions, *, n_bootst
         scores = score_predictions(labels, p_merger, n_bootstrap=n_bootstrap, seed=measured.options.seed, false_positive_rates=(0.05,))
         used = float(np.mean(point.n_mergers_in_pools)) if point.n_mergers_in_pools else 0.0
         curve.methods.setdefault(point.method, {})[point.n_labels] = FinetunePoint(point.n_labels, used, scores.roc_auc, scores.pr_auc, scores.recall_at_fpr.get("0.05"))
-    for k in sorted({p.n_labels for p in measured.points}):
+    for k in sorted({p.n_labels for p in measured.points}) if n_bootstrap > 0 else ():  # paired intervals need resamples
         for other in (name for name in curve.methods if name != RUN_METHOD and k in curve.methods[name]):
             if k not in curve.methods.get(RUN_METHOD, {}):
                 continue

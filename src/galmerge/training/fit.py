@@ -211,7 +211,7 @@ def train(
     config = config or TrainConfig()
     if source is None:
         raise DataError("no training data given")
-    config.check_data(has_target=target is not None)
+    config = config.for_data(has_target=target is not None)
     imageset, data_spec = _load_source(source, config, progress=progress)
     labels = imageset.require_both_classes(purpose="training")
     domain = _load_target(target, config, imageset, progress=progress) if target is not None else None
