@@ -24,7 +24,7 @@ def experiment(tmp_path_factory):
     base = make_toy_mergers(600, seed=2)
     ImageSet(base.images * np.array([2.0, 1.0, 0.4], dtype=np.float32)[None, :, None, None], labels=base.labels, meta=base.meta).save(folder / "target.h5")
     (folder / "protocol.toml").write_text(
-        'name = "tiny"\nseeds = [0, 1]\n[data]\nsource = "source.h5"\ntarget = "target.h5"\n'
+        'name = "tiny"\nseeds = [0, 1]\nbaselines = ["statistics"]\n[data]\nsource = "source.h5"\ntarget = "target.h5"\n'
         "[train]\nepochs = 2\nbatch_size = 64\nn_bootstrap = 20\nearly_stopping_patience = 0\ninput_size = 32\n"
         '[methods]\nnoDA = { method = "none" }\nMMD = { method = "mmd" }\n'
         '[finetune]\nmethods = ["MMD"]\nn_labels = [0, 40]\ntable_k = 40\nfolds = 2\nsteps = 40\n'
@@ -42,6 +42,7 @@ def test_experiment_writes_the_table_and_figures(experiment):
         "from scratch, K=40 labels only",
         "statistics, K=40 labels only",
         "mock statistics, no labels",
+        "image statistics LR",
     }
     finetuned = record.methods["MMD + fine-tuned (K=40)"]
     assert finetuned.gap_closure is None and finetuned.summary["target_roc_auc"].n_seeds == 2
@@ -53,6 +54,9 @@ def test_experiment_writes_the_table_and_figures(experiment):
     per_seed = [run["target"].roc_auc.value for run in mmd.runs]
     assert mmd.summary["target_roc_auc"].mean == pytest.approx(np.mean(per_seed)) and mmd.summary["target_roc_auc"].std == pytest.approx(np.std(per_seed))
     assert 0 <= mmd.a_distance <= 2
+    # the baseline row keeps its predictions as a run does (for the curves and paired comparisons)
+    baseline = record.methods["image statistics LR"]
+    assert baseline.first_run_dir is None and all((out / "baselines" / "statistics" / f"{d}_predictions.ecsv").exists() for d in ("source", "target"))
     # gap closure, recomputed from the record's own summaries
     reference = record.methods["noDA"].summary
     gap = reference["source_roc_auc"].mean - reference["target_roc_auc"].mean

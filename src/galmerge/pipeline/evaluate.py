@@ -10,7 +10,7 @@ from galmerge.errors import LabelError
 from galmerge.evaluation.evaluate import write_evaluation
 from galmerge.models.trained import TrainedModel
 from galmerge.pipeline.adapt import adapted_model
-from galmerge.pipeline.training import _write_predictions
+from galmerge.pipeline.training import write_predictions
 from galmerge.runs import Evaluation, Run, images_not_used
 
 __all__ = ["evaluate_run"]
@@ -77,5 +77,5 @@ def evaluate_run(
     )
     evaluation.run, evaluation.data, evaluation.n_excluded = str(run.path), str(imageset.source), n_excluded
     evaluation.write(folder / Evaluation.FILENAME)
-    _write_predictions(folder / Evaluation.PREDICTIONS, imageset.meta["id"][kept], labels, p_merger)
+    write_predictions(folder / Evaluation.PREDICTIONS, imageset.meta["id"][kept], labels, p_merger)
     return evaluation

@@ -186,7 +186,7 @@ def run_experiment(config, out=None, *, overwrite: bool = False, workers: int | 
         record.methods[name] = MethodResult(options=options, runs=results, summary=_summarise(results))
     _finetuned_rows(config, record, files, out, progress=progress)
     for kind in config.baselines:
-        record.methods[BASELINE_ROWS[kind]] = _baseline_row(config, files, kind=kind, workers=workers, progress=progress)
+        record.methods[BASELINE_ROWS[kind]] = _baseline_row(config, files, kind=kind, workers=workers, progress=progress, folder=out / "baselines" / kind)
     gap_closure(record)
     _paired_comparisons(record, files)
     _figures(config, record, files, out)
@@ -258,13 +258,15 @@ def gap_closure(record: ExperimentRecord) -> None:
             method.gap_closure = (target.mean - target_auc) / gap
 
 
-def _baseline_row(config: ExperimentConfig, files, *, kind: str, workers, progress) -> MethodResult:
+def _baseline_row(config: ExperimentConfig, files, *, kind: str, workers, progress, folder: Path | None = None) -> MethodResult:
     """A classical baseline (:data:`BASELINE_ROWS`) scored like a CNN row: trained on the source
-    training split of the first seed, scored on the same source test split and target images as the networks."""
+    training split of the first seed, scored on the same source test split and target images as
+    the networks; with ``folder``, their predictions are written there as a run's are."""
     from galmerge.data.sources import load_imageset
     from galmerge.data.splits import stratified_split
     from galmerge.evaluation.metrics import score_predictions
     from galmerge.morphology.baseline import baseline_probabilities, statistics_probabilities
+    from galmerge.pipeline.training import write_predictions
     from galmerge.training.config import TrainConfig
 
     seed = config.seeds[0]
@@ -282,10 +284,27 @@ def _baseline_row(config: ExperimentConfig, files, *, kind: str, workers, progre
         p_merger = baseline_probabilities(source[split.train], labels[split.train], scored, workers=workers, seed=seed, progress=progress)
     else:
         p_merger = statistics_probabilities(source[split.train], labels[split.train], scored)
-    scores: dict = {"source": score_predictions(labels[split.test], p_merger["source"], seed=seed), "epoch_time_s": None}
+    scores: dict = {"source": score_predictions(labels[split.test], p_merger["source"], seed=seed), "epoch_time_s": None, "predictions": {}}
+    if folder is not None:  # the same tables as a run's, for the figures and the paired comparisons
+        folder.mkdir(parents=True, exist_ok=True)
+        for domain, images in scored.items():
+            if images.labels is not None:
+                scores["predictions"][domain] = str(folder / f"{domain}_predictions.ecsv")
+                write_predictions(scores["predictions"][domain], images.ids, images.labels, p_merger[domain])
     if target.labels is not None and target.labels.min() != target.labels.max():
         scores["target"] = score_predictions(target.labels, p_merger["target"], seed=seed)
     return MethodResult(options={"baseline": kind}, runs=[scores], summary=_summarise([scores]))
+
+
+def _prediction_file(result: dict, domain: str, files) -> Path | None:
+    """The predictions table of one row's run (or baseline) on the ``source`` test split or the ``target`` images it was scored on."""
+    if "run_dir" not in result:  # a baseline row
+        path = result.get("predictions", {}).get(domain)
+        return Path(path) if path else None
+    run = Run(result["run_dir"])
+    if domain == "source":
+        return run.predictions("test")
+    return run.evaluations / "target_evaluation" / Evaluation.PREDICTIONS if files.get("evaluation") else run.predictions("target_test")
 
 
 def _seed_mean_target_predictions(method: MethodResult, files) -> tuple[np.ndarray, np.ndarray] | None:
@@ -294,9 +313,8 @@ def _seed_mean_target_predictions(method: MethodResult, files) -> tuple[np.ndarr
 
     arrays = []
     for result in method.runs:
-        run = Run(result["run_dir"])
-        path = run.evaluations / "target_evaluation" / Evaluation.PREDICTIONS if files.get("evaluation") else run.predictions("target_test")
-        if not path.exists():
+        path = _prediction_file(result, "target", files)
+        if path is None or not path.exists():
             return None
         arrays.append(predictions_of(path))
     if not arrays or any(len(a[0]) != len(arrays[0][0]) or not np.array_equal(a[0], arrays[0][0]) for a in arrays):
@@ -382,11 +400,13 @@ def _figures(config: ExperimentConfig, record: ExperimentRecord, files, out: Pat
     for name, method in record.methods.items():
         if not method.runs:
             continue
-        run = Run(method.runs[0]["run_dir"])
-        curves["source"][name] = predictions_of(run.predictions("test"))
-        target_file = run.evaluations / "target_evaluation" / Evaluation.PREDICTIONS if files.get("evaluation") else run.predictions("target_test")
-        if target_file.exists():
-            curves["target"][name] = predictions_of(target_file)
+        for domain in ("source", "target"):
+            path = _prediction_file(method.runs[0], domain, files)
+            if path is not None and path.exists():
+                curves[domain][name] = predictions_of(path)
+        if method.first_run_dir is None:  # a baseline: no network features
+            continue
+        run = Run(method.first_run_dir)
         trained = TrainedModel.load(run.path)
         split = run.split_arrays()
         source_rows = rng.permutation(split["test"])[: config.tsne_per_domain]

@@ -11,7 +11,7 @@ from galmerge.models.inference import TorchBackend
 from galmerge.runs import RunRecord
 from galmerge.training.fit import EVAL_BATCH, TrainingResult, train
 
-__all__ = ["train_and_evaluate", "evaluate_training", "predictions_of"]
+__all__ = ["train_and_evaluate", "evaluate_training", "predictions_of", "write_predictions"]
 
 
 def train_and_evaluate(source=None, **options) -> TrainingResult:
@@ -57,7 +57,7 @@ def evaluate_training(result: TrainingResult) -> RunRecord:
             seed=seed,
             history_csv=run.history,
         )
-        _write_predictions(run.predictions("test"), source.meta["id"][split.test], labels[split.test], p_test)
+        write_predictions(run.predictions("test"), source.meta["id"][split.test], labels[split.test], p_test)
     domain = result.target
     if domain is not None and domain.held_out_labels is not None and len(domain.split.test):
         test_labels = domain.held_out_labels[domain.split.test]
@@ -75,12 +75,13 @@ def evaluate_training(result: TrainingResult) -> RunRecord:
                 n_bootstrap=n_bootstrap,
                 seed=seed,
             )
-            _write_predictions(run.predictions("target_test"), domain.images.meta["id"][domain.split.test], test_labels, p_target)
+            write_predictions(run.predictions("target_test"), domain.images.meta["id"][domain.split.test], test_labels, p_target)
     record.write(run.metrics)
     return record
 
 
-def _write_predictions(path, ids, labels, p_merger) -> None:
+def write_predictions(path, ids, labels, p_merger) -> None:
+    """Write the predictions table of a scored split (``id``, ``is_merger``, ``p_merger``; ECSV), as :func:`predictions_of` reads it."""
     from astropy.table import Table
 
     Table({"id": ids, "is_merger": labels, "p_merger": np.asarray(p_merger).astype(np.float32)}).write(path, format="ascii.ecsv", overwrite=True)

@@ -201,9 +201,9 @@ def _experiment_sections(folder: Path) -> list[str]:
     sections.append("<h2>Feature space (t-SNE)</h2>" + _figures([(p, p.stem.replace("tsne_", "")) for p in sorted(figures.glob("tsne_*.png"))]))
     learning, montages = [], []
     for name, method in record.methods.items():
-        if not method.runs:
+        if method.first_run_dir is None:
             continue
-        run = Run(method.runs[0]["run_dir"])
+        run = Run(method.first_run_dir)
         learning.append((run.figures("test") / "learning_curves.png", f"{name}: learning curves (first seed)"))
         for candidate in (run.evaluations / "target_evaluation" / "montage.png", run.figures("target_test") / "montage.png"):
             if candidate.exists():
@@ -217,8 +217,8 @@ def _experiment_sections(folder: Path) -> list[str]:
     if (folder / "mock_montage.png").exists():
         sections.append("<h2>The mocks</h2>" + _figures([(folder / "mock_montage.png", "Mock mergers by stage and non-mergers by kind, deep | shallow")]))
     for name, method in record.methods.items():
-        if method.runs:
-            sections.extend(_explain_sections(Run(method.runs[0]["run_dir"]), label=f" ({name}, first seed)"))
+        if method.first_run_dir is not None:
+            sections.extend(_explain_sections(Run(method.first_run_dir), label=f" ({name}, first seed)"))
     return sections
 
 

@@ -467,6 +467,11 @@ class MethodResult:
     def is_finetuned(self) -> bool:
         return "finetune_k" in self.options
 
+    @property
+    def first_run_dir(self) -> str | None:
+        """The first seed's run directory; None for a row without a network (a classical baseline, a fine-tuned row)."""
+        return self.runs[0].get("run_dir") if self.runs else None
+
     def run_evaluations(self, domain: str) -> list[Evaluation]:
         """The per-seed evaluations of one domain (``source`` or ``target``)."""
         return [run[domain] for run in self.runs if run.get(domain) is not None]
