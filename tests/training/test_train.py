@@ -99,9 +99,11 @@ def test_same_seed_same_weights(tmp_path):
         assert torch.equal(a, b), name
 
 
-def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, toy_npy):
-    source = f"{toy_npy[0]},{toy_npy[1]}"
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, toy_npy, monkeypatch):
+    monkeypatch.chdir(toy_npy[0].parent)
+    source = f"{toy_npy[0].name},{toy_npy[1].name}"  # relative paths: the run records them absolute
     first = train(source, config=quick_config(epochs=1), out=tmp_path / "run", progress=False)
+    monkeypatch.chdir(tmp_path)  # resumed from another working folder
     with pytest.raises(ConfigError, match=r"cannot change lr \(run: 0.001, given: 0.01\)"):
         train(resume=first.run_dir, overrides={"epochs": 3, "lr": 0.01}, progress=False)
     resumed = train(resume=first.run_dir, overrides={"epochs": 3, "seed": 4}, progress=False)  # the seed it had: accepted

@@ -116,7 +116,12 @@ def _load_source(source, config: TrainConfig, *, progress: bool) -> tuple[ImageS
         return source, None
     from galmerge.data.sources import load_imageset
 
-    return load_imageset(source, size=config.loading_size, seed=config.seed, progress=progress), str(source)
+    return load_imageset(source, size=config.loading_size, seed=config.seed, progress=progress), _absolute_spec(str(source))
+
+
+def _absolute_spec(spec: str) -> str:
+    """The data argument with its existing paths made absolute, so the run finds its data from any working folder."""
+    return ",".join(str(Path(part).resolve()) if part and Path(part).exists() else part for part in spec.split(","))
 
 
 def _launched_rank() -> int:
