@@ -42,6 +42,7 @@ def test_experiment_writes_the_table_and_figures(experiment):
         "from scratch, K=40 labels only",
         "statistics, K=40 labels only",
         "mock statistics, no labels",
+        "mock statistics + K=40 labels",
         "image statistics LR",
     }
     finetuned = record.methods["MMD + fine-tuned (K=40)"]

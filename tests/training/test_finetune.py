@@ -45,8 +45,7 @@ def test_the_baselines_include_the_statistics_classifier_of_the_run_mocks(traine
     curve = finetune_curve(trained_run.run_dir, make_toy_mergers(120, seed=33), n_labels=(0, 20), n_folds=2, n_repeats=1, out=tmp_path / "ft", options=options, n_bootstrap=0, progress=False)
     assert set(curve.methods) == {RUN_METHOD, "from scratch", "statistics", "mock statistics"}
     mock_statistics = curve.methods["mock statistics"]
-    assert mock_statistics[20].roc_auc.value == mock_statistics[0].roc_auc.value  # fitted on the run's training mocks only, never on labels
-    assert mock_statistics[0].roc_auc.value > 0.8  # the toy mergers' statistics carry over (measured 0.9)
+    assert mock_statistics[0].roc_auc.value > 0.8  # fitted on the run's training mocks, no label: the toy mergers' statistics carry over (measured 0.88)
 
 
 def test_head_only_fine_tuning_leaves_the_convolutions_alone(trained_run, tmp_path):

@@ -118,13 +118,18 @@ class StatisticsMergerClassifier:
 
         self.names = tuple(names) if names is not None else tuple(name for name, (kind, _) in STATISTIC_KINDS.items() if kind != "nuisance")
 
-    def _statistics(self, images) -> np.ndarray:
+    def statistics(self, images) -> np.ndarray:
+        """(N, len(names)) statistics of ``images`` (N, bands, H, W)."""
         from galmerge.mocks.image_statistics import measure_image_statistics
 
         return measure_image_statistics(images, names=self.names).values
 
     def fit(self, images, labels) -> "StatisticsMergerClassifier":
         """Fit on ``images`` (N, bands, H, W) with 0/1 ``labels``."""
+        return self.fit_statistics(self.statistics(images), labels)
+
+    def fit_statistics(self, values: np.ndarray, labels, *, sample_weight=None) -> "StatisticsMergerClassifier":
+        """Fit on measured :meth:`statistics`, optionally weighting the images."""
         from sklearn.impute import SimpleImputer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -134,13 +139,13 @@ class StatisticsMergerClassifier:
         if len(np.unique(labels)) < 2:
             raise LabelError("the statistics classifier needs mergers and non-mergers to learn from")
         self.pipeline_ = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), LogisticRegression(max_iter=5000))
-        self.pipeline_.fit(self._statistics(images), labels)
+        self.pipeline_.fit(values, labels, logisticregression__sample_weight=sample_weight)
         self.coefficients_ = dict(zip(self.names, self.pipeline_[-1].coef_[0].tolist()))
         return self
 
     def predict_proba(self, images) -> np.ndarray:
         """p(merger) of each image."""
-        return self.pipeline_.predict_proba(self._statistics(images))[:, 1]
+        return self.pipeline_.predict_proba(self.statistics(images))[:, 1]
 
 
 def statistics_probabilities(train, train_labels, scored: dict) -> dict:

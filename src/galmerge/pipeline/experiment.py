@@ -372,12 +372,14 @@ def _finetuned_rows(config: ExperimentConfig, record: ExperimentRecord, files, o
             )
         record.finetune[name] = curves
         # Rows scored out of fold on the whole labelled survey set: the run adapted with AdaBN
-        # only (K = 0) and fine-tuned with K labels; the baselines on the same K labels, or on none
-        # (a baseline scored at K = 0 uses no label).
+        # only (K = 0) and fine-tuned with K labels; the baselines on the same K labels alone, or,
+        # for a baseline that also learns from the mocks (scored at K = 0), with none and with K.
         rows = [(RUN_METHOD, 0, f"{name}, AdaBN only, cross-validated (K=0)"), (RUN_METHOD, k_table, f"{name} + fine-tuned (K={k_table})")]
         for other, by_k in curves[0].methods.items():
-            if other != RUN_METHOD:
-                rows.append((other, 0, f"{other}, no labels") if 0 in by_k else (other, k_table, f"{other}, K={k_table} labels only"))
+            if other != RUN_METHOD and 0 in by_k:
+                rows += [(other, 0, f"{other}, no labels"), (other, k_table, f"{other} + K={k_table} labels")]
+            elif other != RUN_METHOD:
+                rows.append((other, k_table, f"{other}, K={k_table} labels only"))
         for method, k, row in rows:
             points = [c.methods[method][k] for c in curves if k in c.methods.get(method, {})]
             summary = {f"target_{metric}": SeedSummary.of(getattr(p, metric).value for p in points) for metric in ("roc_auc", "pr_auc")}
