@@ -39,7 +39,7 @@ from galmerge.plotting import new_figure, save_figure
 from galmerge.runs import FinetuneCurve, FinetunePoint, Run, images_not_used
 from galmerge.runs.records import PairedComparison
 from galmerge.training.config import FinetuneOptions
-from galmerge.training.finetune import AdaptationData, finetune, run_adaptation_data
+from galmerge.training.finetune import AdaptationData, finetune, run_adaptation_data, run_training_images
 
 __all__ = ["finetune_curve", "plot_finetune_curve", "FineTunedRun", "FromScratch", "StatisticsBaseline", "MockStatistics", "RUN_METHOD", "SURVEY_LABEL_WEIGHT"]
 
@@ -233,22 +233,15 @@ def _run_seed(path: Path) -> int:
 
 def _run_training_mocks(run_path: Path, size: int, adaptation: AdaptationData | None, *, progress: bool) -> tuple[np.ndarray, np.ndarray] | None:
     """The run's labelled training images and labels, or None (with a note) when they cannot be read."""
-    from galmerge.data.sources import load_imageset
     from galmerge.errors import GalmergeError
 
     if adaptation is not None:
         return adaptation.source_images, adaptation.source_labels
-    if not Run.is_run(run_path):
-        print(f"{run_path}: a model file without its run directory; the mock statistics row is left out")
-        return None
-    _, recorded = Run(run_path).read_config()
     try:
-        source = load_imageset(recorded["data"], size=size, progress=progress)
+        return run_training_images(run_path, size, progress=progress, purpose="the mock statistics baseline")
     except (GalmergeError, OSError) as error:
-        print(f"the run's training data are not readable here ({error}); the mock statistics row is left out")
+        print(f"{error}; the mock statistics line is left out")
         return None
-    rows = Run(run_path).split_arrays()["train"]
-    return source.images[rows], source.require_labels(purpose="the mock statistics baseline")[rows]
 
 
 def _unlabelled_images(run_path: Path, unlabelled, labelled: ImageSet, trained: TrainedModel, *, progress: bool) -> np.ndarray:

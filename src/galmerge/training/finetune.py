@@ -33,7 +33,7 @@ from galmerge.runs import Run
 from galmerge.training.config import AdaptationConfig, FinetuneOptions
 from galmerge.training.losses import LabelledBatch, balanced_class_weights, step_loss
 
-__all__ = ["finetune", "FinetuneOptions", "AdaptationData", "draw_label_pool", "run_adaptation_data"]
+__all__ = ["finetune", "FinetuneOptions", "AdaptationData", "draw_label_pool", "run_adaptation_data", "run_training_images"]
 
 
 def draw_label_pool(labels: np.ndarray, size: int, *, seed: int = 0) -> np.ndarray:
@@ -183,6 +183,19 @@ class _AdaptationSteps:
         return loss
 
 
+def run_training_images(run, loading_size: int, *, progress: bool, purpose: str) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled images of a run's training split and their labels, read from the data the run recorded."""
+    from galmerge.data.sources import load_imageset
+
+    if not Run.is_run(run):
+        raise ConfigError(f"{run}: {purpose} needs a run directory (it reads the run's data and split)")
+    run = Run(run)
+    _, recorded = run.read_config()
+    rows = run.split_arrays()["train"]
+    source = load_imageset(recorded["data"], size=loading_size, progress=progress)
+    return source.images[rows], source.require_labels(purpose=purpose)[rows]
+
+
 def run_adaptation_data(run, loading_size: int, *, progress: bool) -> AdaptationData:
     """The run's source training images and unlabelled target training images, as it trained on them."""
     from galmerge.data.sources import load_imageset
@@ -195,8 +208,6 @@ def run_adaptation_data(run, loading_size: int, *, progress: bool) -> Adaptation
     config = TrainConfig.from_dict(values, source=str(run.config))
     if not recorded.get("target"):
         raise ConfigError(f"{run.path}: trained without target images; fine-tune it without --with-adaptation")
-    arrays = run.split_arrays()
-    source = load_imageset(recorded["data"], size=loading_size, progress=progress)
+    images, labels = run_training_images(run.path, loading_size, progress=progress, purpose="fine-tuning with adaptation")
     target = load_imageset(recorded["target"], size=loading_size, progress=progress)
-    labels = source.require_labels(purpose="fine-tuning with adaptation")
-    return AdaptationData(source.images[arrays["train"]], labels[arrays["train"]], target.images[arrays["target_train"]], config.adaptation)
+    return AdaptationData(images, labels, target.images[run.split_arrays()["target_train"]], config.adaptation)
