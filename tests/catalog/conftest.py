@@ -61,3 +61,24 @@ def survey(tmp_path_factory) -> Survey:
 @pytest.fixture(scope="session")
 def survey_mosaics(survey) -> str:
     return ",".join(str(p) for p in survey.bands)
+
+
+@pytest.fixture
+def assert_same_catalog():
+    return _assert_same_catalog
+
+
+def _assert_same_catalog(table, reference) -> None:
+    """Two Parquet catalogs hold the same rows, columns and header.
+
+    Integer, boolean and text columns must be equal; float columns equal within 1e-6: the last
+    float32 bit of a network output may differ when the machine is loaded and the math library
+    runs a convolution on fewer threads (seen: 3e-8).
+    """
+    assert table.schema.equals(reference.schema, check_metadata=True) and table.num_rows == reference.num_rows
+    for name in table.column_names:
+        values, expected = table.column(name).to_numpy(), reference.column(name).to_numpy()
+        if values.dtype.kind == "f":
+            np.testing.assert_allclose(values, expected, rtol=0, atol=1e-6, err_msg=name)
+        else:
+            np.testing.assert_array_equal(values, expected, err_msg=name)

@@ -22,7 +22,7 @@ def fresh_file(tmp_path_factory):
     return path
 
 
-def test_killed_run_resumes_with_nothing_lost_or_doubled(trained_run, fresh_file, tmp_path):
+def test_killed_run_resumes_with_nothing_lost_or_doubled(trained_run, fresh_file, tmp_path, assert_same_catalog):
     """Kill a real `galmerge predict` process mid-way, resume it, and compare with an uninterrupted run."""
     options = ["--backend", "torch", "--part-rows", "50", "--batch-size", "50", "--quiet"]
     killed = tmp_path / "killed.parquet"
@@ -42,7 +42,7 @@ def test_killed_run_resumes_with_nothing_lost_or_doubled(trained_run, fresh_file
     table = pq.read_table(killed)
     ids = table.column("id").to_numpy()
     assert len(ids) == 1200 and len(np.unique(ids)) == 1200  # 0 lost, 0 duplicated
-    assert table.equals(pq.read_table(tmp_path / "whole.parquet"), check_metadata=True)
+    assert_same_catalog(table, pq.read_table(tmp_path / "whole.parquet"))
     assert not parts.folder.exists()
 
 
@@ -138,3 +138,36 @@ def test_mosaics_predicted_directly_equal_their_cutout_file(trained_run, survey,
     assert direct.n_rows == len(survey.table) and direct.flag_counts["no pixels"] == summary.n_no_pixels == 1
     # 75 px cutouts of a 300 px mosaic: every source within 37 px of an edge runs over it, not only survey.edge_id
     assert direct.flag_counts["edge"] == summary.n_edge > 1 and table["flags"][np.flatnonzero(np.asarray(table["id"]) == survey.edge_id)[0]] & 4
+
+
+def test_the_runs_statistics_classifier_scores_the_catalog_too(trained_run, fresh_file, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    from galmerge.data import load_imageset
+    from galmerge.errors import CheckpointError
+    from galmerge.morphology.baseline import load_statistics_model
+
+    saved = trained_run.run.statistics_model
+    model, record = load_statistics_model(saved)
+    assert record["trained_on"] == "source training split" and record["n_train"] == len(trained_run.split.train)
+    plain = predict_survey(trained_run.run_dir, fresh_file, out=tmp_path / "a.parquet", backend="torch", ood=False, progress=False)
+    shifted = predict_survey(trained_run.run_dir, fresh_file, out=tmp_path / "b.parquet", backend="torch", ood=False, prior=0.02, progress=False)
+    a, b = read_catalog(plain.path), read_catalog(shifted.path)
+    fresh = load_imageset(fresh_file, progress=False)
+    p = np.asarray(a["p_merger_statistics"], np.float64)
+    np.testing.assert_allclose(p, model.predict_proba(fresh.images), atol=1e-6)  # the saved model, applied as saved
+    assert roc_auc_score(fresh.labels, p) > 0.8  # it learned the toy mergers (measured 0.91)
+    q = np.asarray(b["p_merger_statistics"], np.float64)
+    prior_odds = (0.02 / 0.98) / (record["training_merger_fraction"] / (1 - record["training_merger_fraction"]))
+    np.testing.assert_allclose((q / (1 - q)) / (p / (1 - p)), prior_odds, rtol=1e-3)
+    assert plain.header["models"][0]["statistics_model"]["sha256"] and "p_merger_statistics" in plain.header["columns"]
+    damaged = tmp_path / "damaged"
+    shutil.copytree(trained_run.run_dir, damaged, ignore=shutil.ignore_patterns("checkpoints", "figures"))
+    (damaged / saved.name).write_text("{")
+    with pytest.raises(CheckpointError, match="statistics_model.json"):
+        predict_survey(damaged, fresh_file, out=tmp_path / "c.parquet", backend="torch", ood=False, progress=False)
+    older = tmp_path / "older"  # a run trained before runs had one gives the network's column only
+    shutil.copytree(trained_run.run_dir, older, ignore=shutil.ignore_patterns("checkpoints", "figures", saved.name))
+    alone = read_catalog(predict_survey(older, fresh_file, out=tmp_path / "d.parquet", backend="torch", ood=False, progress=False).path)
+    assert "p_merger_statistics" not in alone.colnames
+    np.testing.assert_allclose(alone["p_merger"], a["p_merger"])

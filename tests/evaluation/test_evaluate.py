@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from astropy.table import Table
 
 from galmerge.data import ImageSet, make_toy_mergers
 from galmerge.errors import DataError, LabelError, ModelMismatchError, OutputExistsError
@@ -34,6 +35,12 @@ def test_fresh_data_report_and_figures(trained_run, tmp_path):
     saved = json.loads((tmp_path / "fresh" / "metrics.json").read_text())
     assert saved["thresholds"]["target_recall"]["threshold"] == trained_run.trained.spec.thresholds["target_recall"]
     assert Evaluation.read(tmp_path / "fresh" / "metrics.json") == report  # what was written reads back whole
+    # the run's statistics classifier, scored on the same images and paired with the network
+    statistics = report.statistics
+    assert statistics is not None and statistics.n == 300 and statistics.roc_auc.value > 0.8  # toy mergers are separable by statistics too
+    (paired,) = report.comparisons
+    assert paired.difference == pytest.approx(report.roc_auc.value - statistics.roc_auc.value, abs=1e-9) and paired.ci95[0] < paired.difference < paired.ci95[1]
+    assert len(Table.read(tmp_path / "fresh" / Evaluation.STATISTICS_PREDICTIONS)) == 300 and "paired: network - statistics" in report.summary()
     for name in ("roc", "pr", "montage", "confusion_default"):
         assert (tmp_path / "fresh" / f"{name}.png").exists()
     with pytest.raises(OutputExistsError, match="already exists"):

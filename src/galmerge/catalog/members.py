@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from galmerge.data.imageset import ImageSet
     from galmerge.data.splits import Split
     from galmerge.models.trained import TrainedModel
+    from galmerge.morphology.baseline import StatisticsMergerClassifier
 
-__all__ = ["Member", "load_member", "member_outputs", "training_prior", "fit_ood_reference"]
+__all__ = ["Member", "load_member", "member_outputs", "member_statistics_probabilities", "training_prior", "fit_ood_reference"]
 
 _OOD_FIT_IMAGES = 4000
 _OOD_HELD_OUT_IMAGES = 2000
@@ -35,6 +36,8 @@ class Member:
     trained: TrainedModel
     sha256: str
     runner: Any  # a backend from galmerge.catalog.backends.make_backend (TorchBackend or OnnxBackend)
+    statistics: StatisticsMergerClassifier | None = None  # the run's statistics classifier, when it has one
+    statistics_record: dict | None = None  # how it was trained and scored, and its file's sha256
 
     @property
     def run(self) -> Run | None:
@@ -52,7 +55,14 @@ def load_member(run, *, backend: str) -> Member:
     trained = TrainedModel.load(path)
     spec = trained.spec
     runner = make_backend(trained.model, backend=backend, input_shape=(spec.in_bands, spec.input_size, spec.input_size))
-    return Member(path=path, trained=trained, sha256=model_file_sha256(path), runner=runner)
+    member = Member(path=path, trained=trained, sha256=model_file_sha256(path), runner=runner)
+    run_folder = member.run
+    if run_folder is not None and run_folder.statistics_model.exists():
+        from galmerge.morphology.baseline import load_statistics_model
+
+        member.statistics, record = load_statistics_model(run_folder.statistics_model)
+        member.statistics_record = {**record, "sha256": model_file_sha256(run_folder.statistics_model)}
+    return member
 
 
 def member_outputs(member: Member, images: np.ndarray, *, tta: bool, features: bool, batch_size: int, source: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -86,6 +96,13 @@ def member_outputs(member: Member, images: np.ndarray, *, tta: bool, features: b
         for element in range(1, n_views):
             views[element, start:stop] = softmax_merger(member.runner.logits(dihedral_element(tensor, element).contiguous().numpy()))
     return views, (np.concatenate(feature_rows) if feature_rows else None)
+
+
+def member_statistics_probabilities(member: Member, images: np.ndarray) -> np.ndarray:
+    """p(merger) of the member's statistics classifier, on the prior it was trained with (non-finite pixels count as zero)."""
+    if member.statistics is None:
+        raise ConfigError(f"{member.path}: no statistics classifier beside this model")
+    return member.statistics.predict_proba(np.nan_to_num(np.asarray(images, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0))
 
 
 def training_prior(member: Member) -> tuple[float, str]:

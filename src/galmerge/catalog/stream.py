@@ -40,6 +40,7 @@ COLUMNS = {
     "p_merger_std": "standard deviation over the 8 flips and rotations (--tta)",
     "p_merger_ensemble_std": "standard deviation of the models' p(merger) (ensemble)",
     "p_merger_entropy": "binary entropy of p_merger in bits (1 = undecided)",
+    "p_merger_statistics": "p(merger) of the runs' statistics classifiers (logistic regression on image statistics), mean over models, on the survey prior",
     "ood_score": "squared Mahalanobis feature distance to the training set / its 99th percentile (mean over models)",
     "is_merger_pred": "p_merger >= thresholds.default",
     "is_merger_pred_recall": "p_merger >= thresholds.target_recall",
@@ -81,6 +82,7 @@ class CatalogJob:
         ood_digest = hashlib.sha256(b"".join(np.ascontiguousarray(v).tobytes() for arrays in self.ood for v in arrays.values())).hexdigest()
         return {
             "models": [m["sha256"] for m in self.header["models"]],
+            "statistics_models": [(m.get("statistics_model") or {}).get("sha256") for m in self.header["models"]],
             "input": asdict(self.input),
             "n_rows": self.n_rows,
             "part_rows": self.part_rows,
@@ -122,7 +124,7 @@ def _members(runs: tuple, backend: str):
 
 def score_chunk(job: CatalogJob, members, images: np.ndarray, meta, *, source: str) -> dict:
     """Catalog columns for one chunk of images and their metadata."""
-    from galmerge.catalog.members import member_outputs
+    from galmerge.catalog.members import member_outputs, member_statistics_probabilities
     from galmerge.catalog.uncertainty import FeatureDensity, combine_members, shift_prior
 
     densities = [FeatureDensity.from_arrays(a) for a in job.ood]
@@ -134,6 +136,11 @@ def score_chunk(job: CatalogJob, members, images: np.ndarray, meta, *, source: s
             assert features is not None  # asked for with features=bool(densities)
             distances.append(densities[index].score(features) / densities[index].threshold_)
     combined = combine_members(views, tta=job.tta)
+    statistics = [
+        shift_prior(member_statistics_probabilities(m, images), training_prior=m.statistics_record["training_merger_fraction"], survey_prior=job.survey_prior)
+        for m in members
+        if m.statistics_record is not None
+    ]
     cut_flags = np.asarray(meta["cut_flags"], dtype=np.int16) if "cut_flags" in meta.colnames else np.zeros(len(images), np.int16)
     nonfinite = np.asarray(meta["nonfinite_fraction"], dtype=np.float32) if "nonfinite_fraction" in meta.colnames else np.zeros(len(images), np.float32)
     missing = (cut_flags & NO_PIXELS_FLAG) > 0
@@ -151,6 +158,8 @@ def score_chunk(job: CatalogJob, members, images: np.ndarray, meta, *, source: s
     if combined.ensemble_std is not None:
         columns["p_merger_ensemble_std"] = masked(combined.ensemble_std)
     columns["p_merger_entropy"] = masked(combined.entropy_bits)
+    if statistics:
+        columns["p_merger_statistics"] = masked(np.mean(statistics, axis=0))
     flags = cut_flags | ((nonfinite > 0) * 1 + (nonfinite > 0.1) * 2).astype(np.int16)
     if distances:
         columns["ood_score"] = masked(np.mean(distances, axis=0))
@@ -341,6 +350,7 @@ def _make_job(out, runs, members, spec, n_rows, parts, *, resuming, source, back
                 "bands": list(m.trained.bands),
                 "thresholds": m.trained.spec.thresholds,
                 "target_recall": m.trained.spec.target_recall,
+                "statistics_model": m.statistics_record,
             }
             for m in members
         ],

@@ -7,11 +7,14 @@ from pathlib import Path
 from galmerge.catalog.predict import predict
 from galmerge.data.sources import as_imageset
 from galmerge.errors import LabelError
+from galmerge.evaluation.compare import paired_bootstrap
 from galmerge.evaluation.evaluate import write_evaluation
+from galmerge.evaluation.metrics import score_predictions
 from galmerge.models.trained import TrainedModel
+from galmerge.morphology.baseline import load_statistics_model
 from galmerge.pipeline.adapt import adapted_model
 from galmerge.pipeline.training import write_predictions
-from galmerge.runs import Evaluation, Run, images_not_used
+from galmerge.runs import Evaluation, PairedComparison, Run, images_not_used
 
 __all__ = ["evaluate_run"]
 
@@ -50,7 +53,9 @@ def evaluate_run(
     -------
     Evaluation
         The scores with bootstrap intervals, ``n_excluded`` (images dropped because the run used
-        them), provenance, and ``path`` (its ``metrics.json``).
+        them), provenance, and ``path`` (its ``metrics.json``). When the run has a statistics
+        classifier (``statistics_model.json``), it is scored on the same images too
+        (``statistics``, ``statistics_predictions.ecsv``), with the paired ROC-AUC difference.
     """
     run = Run.open(run)
     trained = adapted_model(run.path, adapt_bn, progress=progress) if adapt_bn is not None else TrainedModel.load(run.path)
@@ -76,6 +81,12 @@ def evaluate_run(
         seed=seed,
     )
     evaluation.run, evaluation.data, evaluation.n_excluded = str(run.path), str(imageset.source), n_excluded
+    if run.statistics_model.exists():
+        p_statistics = load_statistics_model(run.statistics_model)[0].predict_proba(imageset.images[kept])
+        evaluation.statistics = score_predictions(labels, p_statistics, n_bootstrap=n_bootstrap, seed=seed)
+        paired = paired_bootstrap(labels, p_merger, p_statistics, metric="roc_auc", n_bootstrap=max(n_bootstrap, 200), seed=seed)
+        evaluation.comparisons = [PairedComparison("network", "statistics", paired.difference, paired.ci95, paired.p_value)]
+        write_predictions(folder / Evaluation.STATISTICS_PREDICTIONS, imageset.meta["id"][kept], labels, p_statistics)
     evaluation.write(folder / Evaluation.FILENAME)
     write_predictions(folder / Evaluation.PREDICTIONS, imageset.meta["id"][kept], labels, p_merger)
     return evaluation

@@ -151,6 +151,10 @@ class Evaluation:
         What was scored on what (evaluations of a run on a data set).
     n_excluded : int
         Images dropped because the run trained or validated on them.
+    statistics : Evaluation or None
+        The run's statistics classifier scored on the same images (``galmerge evaluate``).
+    comparisons : list of PairedComparison
+        The network minus the statistics classifier, paired on those images.
     path : Path or None
         Where it was written (not saved in the file).
     """
@@ -167,10 +171,13 @@ class Evaluation:
     run: str | None = None
     data: str | None = None
     n_excluded: int = 0
+    statistics: Evaluation | None = None
+    comparisons: list[PairedComparison] = field(default_factory=list)
     path: Path | None = field(default=None, compare=False)
 
     FILENAME: ClassVar[str] = "metrics.json"
     PREDICTIONS: ClassVar[str] = "predictions.ecsv"  # id, is_merger, p_merger of every scored image
+    STATISTICS_PREDICTIONS: ClassVar[str] = "statistics_predictions.ecsv"  # the same for the run's statistics classifier
 
     def metric(self, name: str, *, threshold: str = "default") -> Score:
         """A ranking metric (``roc_auc``, ``pr_auc``, ``brier``) or a metric at a named threshold."""
@@ -185,6 +192,9 @@ class Evaluation:
         for name, entry in self.thresholds.items():
             calls = ", ".join(f"{m} {getattr(entry, m).value:.3f}" for m in ("accuracy", "precision", "recall", "f1"))
             lines.append(f"  at p >= {entry.threshold:.3f} ({name}): {calls}")
+        if self.statistics is not None:
+            lines.append(f"  the run's statistics classifier on the same images: roc_auc {self.statistics.roc_auc.format()}, pr_auc {self.statistics.pr_auc.format()}")
+        lines += [f"  paired: {comparison.format()}" for comparison in self.comparisons]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -199,6 +209,10 @@ class Evaluation:
             values["figures"] = dict(self.figures)
         if self.run is not None or self.data is not None:
             values.update({"run": self.run, "data": self.data, "n_excluded": self.n_excluded})
+        if self.statistics is not None:
+            values["statistics"] = self.statistics.to_dict()
+        if self.comparisons:
+            values["comparisons"] = [c.to_dict() for c in self.comparisons]
         return values
 
     @classmethod
@@ -214,6 +228,8 @@ class Evaluation:
             run=values.get("run"),
             data=values.get("data"),
             n_excluded=int(values.get("n_excluded", 0)),
+            statistics=Evaluation.from_dict(values["statistics"]) if "statistics" in values else None,
+            comparisons=[PairedComparison.from_dict(c) for c in values.get("comparisons", [])],
         )
 
     def write(self, path) -> Path:

@@ -104,6 +104,11 @@ class Run:
         return self.path / "metrics.json"
 
     @property
+    def statistics_model(self) -> Path:
+        """The statistics classifier fitted beside the network (``p_merger_statistics`` in catalogs)."""
+        return self.path / "statistics_model.json"
+
+    @property
     def checkpoints(self) -> Path:
         return self.path / "checkpoints"
 
