@@ -4,7 +4,8 @@ next to the raw model forward on an in-memory tensor, in one run.
     python benchmarks/predict_throughput.py [--n 15426] [--repeats 3]
 
 End to end = read the ``.h5`` ImageSet in chunks, preprocess, run the network, write an ECSV
-catalog. Raw = the network alone on a preprocessed in-memory batch of 1024. Medians of
+catalog. Raw = the network alone on a preprocessed in-memory batch of 1024. Statistics = what a
+run's statistics classifier adds per image to a catalog (``p_merger_statistics``). Medians of
 ``--repeats`` runs; the machines here are shared, so compare rows of one run.
 """
 
@@ -54,6 +55,7 @@ def main():
     args = parser.parse_args()
 
     from galmerge.catalog import make_backend, onnx_available, predict_catalog_file
+    from galmerge.data import load_imageset
     from galmerge.models import TrainedModel
 
     with tempfile.TemporaryDirectory() as folder:
@@ -77,6 +79,14 @@ def main():
             end_to_end()  # warm-up: ONNX export cached, file in the page cache
             rate = median_rate(args.n, end_to_end, args.repeats)
             print(f"{'end to end, .h5 ImageSet -> ECSV catalog, ' + name:52s} {rate:9.0f}")
+        # What p_merger_statistics adds to a catalog of a run: the image statistics and the
+        # logistic regression of the run's statistics classifier, on the same cutouts.
+        from galmerge.morphology.baseline import StatisticsMergerClassifier
+
+        images = np.asarray(load_imageset(folder / "cutouts.h5", progress=False).images[:4096], dtype=np.float32)
+        classifier = StatisticsMergerClassifier().fit(images[:1000], np.arange(1000) % 2)
+        rate = median_rate(len(images), lambda: classifier.predict_proba(images), args.repeats)
+        print(f"{'statistics classifier (p_merger_statistics), 4096 in memory':52s} {rate:9.0f}")
 
 
 if __name__ == "__main__":

@@ -132,6 +132,7 @@ def cmd_predict(args) -> int:
         tta=args.tta,
         prior=args.prior,
         ood=not args.no_ood,
+        statistics=not args.no_statistics,
         cluster=args.cluster,
         batch_size=args.batch_size,
         part_rows=args.part_rows,
@@ -487,6 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--cluster", help="Dask: local, local:N, tcp://HOST:PORT, slurm:N or pbs:N (default: this process)")
     predict.add_argument("--prior", type=float, help="survey merger fraction: move p(merger) from the training prior to it (Bayes' rule)")
     predict.add_argument("--no-ood", action="store_true", help="skip the distance to the training images (ood_score)")
+    predict.add_argument("--no-statistics", action="store_true", help="skip the runs' statistics classifier (p_merger_statistics; it measures each image, about 1-2 ms per image on a CPU core)")
     predict.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"], help="auto: ONNX Runtime when installed")
     predict.add_argument("--tta", action="store_true", help="average over the 8 flips/rotations; adds p_merger_std")
     predict.add_argument("--batch-size", type=int, default=512)

@@ -197,3 +197,15 @@ def test_weighted_domain_loss_with_unit_weights_is_unchanged():
     plain, _ = loss(source, target)
     weighted, _ = loss(source, target, source_weights=torch.full((10,), 3.0))
     torch.testing.assert_close(plain, weighted)
+
+
+def test_the_domain_classifier_width_is_an_option():
+    from galmerge.adapt.registry import DANNOptions, build_loss_terms
+    from galmerge.training.config import TrainConfig
+
+    config = TrainConfig.from_dict({"method": "dann", "dann_hidden": 256})  # as --dann-hidden 256 gives it
+    (term,) = build_loss_terms(config.adaptation, feature_dim=2592).values()
+    widths = [layer.out_features for layer in term.loss.classifier.modules() if isinstance(layer, torch.nn.Linear)]
+    assert widths == [256, 256, 1] and DANNOptions().hidden == 1024  # DeepMerge II's width stays the default
+    with pytest.raises(ConfigError, match="dann_hidden"):
+        DANNOptions(hidden=0)

@@ -166,6 +166,8 @@ def test_the_runs_statistics_classifier_scores_the_catalog_too(trained_run, fres
     (damaged / saved.name).write_text("{")
     with pytest.raises(CheckpointError, match="statistics_model.json"):
         predict_survey(damaged, fresh_file, out=tmp_path / "c.parquet", backend="torch", ood=False, progress=False)
+    skipped = predict_survey(trained_run.run_dir, fresh_file, out=tmp_path / "e.parquet", backend="torch", ood=False, statistics=False, progress=False)
+    assert "p_merger_statistics" not in read_catalog(skipped.path).colnames and skipped.header["models"][0]["statistics_model"] is None
     older = tmp_path / "older"  # a run trained before runs had one gives the network's column only
     shutil.copytree(trained_run.run_dir, older, ignore=shutil.ignore_patterns("checkpoints", "figures", saved.name))
     alone = read_catalog(predict_survey(older, fresh_file, out=tmp_path / "d.parquet", backend="torch", ood=False, progress=False).path)

@@ -63,3 +63,19 @@ def test_predicted_sigma_is_calibrated_on_heteroscedastic_toy_data():
     inside = np.abs(y[test] - mean.numpy()[:, 0]) <= sigma
     assert 0.60 <= inside.mean() <= 0.76
     assert np.corrcoef(sigma, spread[test])[0, 1] > 0.9
+
+
+def test_beta_nll_weights_each_image_by_its_variance_held_constant():
+    """beta = 1: the mean's gradient is that of half the squared error, whatever sigma; the
+    sigma's gradient still pulls sigma towards the residual (Seitzer et al. 2022)."""
+    mean = torch.tensor([[0.0], [1.0]], requires_grad=True)
+    log_sigma = torch.tensor([[0.0], [1.5]], requires_grad=True)
+    target = torch.tensor([[2.0], [0.0]])
+    loss = gaussian_nll(mean, log_sigma, target, beta=1.0).sum()
+    loss.backward()
+    np.testing.assert_allclose(mean.grad.numpy()[:, 0], (mean - target).detach().numpy()[:, 0] / 2, rtol=1e-5)  # mean over 2 images
+    plain_mean = mean.detach().clone().requires_grad_(True)
+    gaussian_nll(plain_mean, log_sigma.detach(), target).sum().backward()
+    assert abs(plain_mean.grad[1, 0]) < abs(mean.grad[1, 0])  # beta = 0: the wide image's mean barely moves
+    residual, sigma = (mean - target).detach().abs().numpy()[:, 0], log_sigma.detach().exp().numpy()[:, 0]
+    assert (np.sign(log_sigma.grad.numpy()[:, 0]) == np.sign(sigma - residual)).all()  # too wide shrinks, too narrow grows

@@ -82,7 +82,7 @@ class DomainAdversarialLoss(nn.Module):
         default, 0.01 in its examples). Defaults come from :class:`~galmerge.adapt.registry.DANNOptions`.
     """
 
-    def __init__(self, feature_dim: int, *, ramp: bool = DANNOptions.ramp, gamma: float = 10.0, lr_multiplier: float = DANNOptions.lr_multiplier, hidden: int = 1024):
+    def __init__(self, feature_dim: int, *, ramp: bool = DANNOptions.ramp, gamma: float = 10.0, lr_multiplier: float = DANNOptions.lr_multiplier, hidden: int = DANNOptions.hidden):
         super().__init__()
         self.classifier = DomainClassifier(feature_dim, hidden=hidden)
         self.ramp = ramp

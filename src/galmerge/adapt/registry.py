@@ -82,11 +82,14 @@ class DANNOptions:
     ramp: bool = option(True, "Ganin et al.'s 2/(1+exp(-10 p))-1 ramp of the reversed gradient (DeepMerge II: off)")
     lr_multiplier: float = option(0.1, "learning-rate factor of the domain classifier (DeepMerge II's ad_net_mult_lr)")
     class_weighted: bool = option(False, "weigh the source classes to the survey's estimated merger fraction in the domain loss")
+    hidden: int = option(1024, "width of the domain classifier's two hidden layers (DeepMerge II: 1024)")
 
     def __post_init__(self):
         coerce_fields(self, prefix="dann_")
         if not self.lr_multiplier > 0:
             raise ConfigError(f"dann_lr_multiplier must be > 0, got {self.lr_multiplier}")
+        if not self.hidden >= 1:
+            raise ConfigError(f"dann_hidden must be >= 1, got {self.hidden}")
 
 
 @dataclass
@@ -223,7 +226,7 @@ def _build_mmd(options: MMDOptions, *, feature_dim: int, transfer_weight: float)
 def _build_dann(options: DANNOptions, *, feature_dim: int, transfer_weight: float):
     from galmerge.adapt.terms import DANNTerm
 
-    return DANNTerm(feature_dim, weight=transfer_weight, ramp=options.ramp, lr_multiplier=options.lr_multiplier, class_weighted=options.class_weighted)
+    return DANNTerm(feature_dim, weight=transfer_weight, ramp=options.ramp, lr_multiplier=options.lr_multiplier, class_weighted=options.class_weighted, hidden=options.hidden)
 
 
 def _build_self_training(options: SelfTrainingOptions, *, feature_dim: int, transfer_weight: float):

@@ -67,6 +67,7 @@ class CatalogJob:
     survey_prior: float | None
     training_priors: tuple
     thresholds: dict
+    statistics: bool = True
     ood: tuple = ()  # FeatureDensity arrays per model, or empty
     header: dict = field(default_factory=dict)
 
@@ -139,7 +140,7 @@ def score_chunk(job: CatalogJob, members, images: np.ndarray, meta, *, source: s
     statistics = [
         shift_prior(member_statistics_probabilities(m, images), training_prior=m.statistics_record["training_merger_fraction"], survey_prior=job.survey_prior)
         for m in members
-        if m.statistics_record is not None
+        if job.statistics and m.statistics_record is not None
     ]
     cut_flags = np.asarray(meta["cut_flags"], dtype=np.int16) if "cut_flags" in meta.colnames else np.zeros(len(images), np.int16)
     nonfinite = np.asarray(meta["nonfinite_fraction"], dtype=np.float32) if "nonfinite_fraction" in meta.colnames else np.zeros(len(images), np.float32)
@@ -214,6 +215,7 @@ def predict_survey(
     tta: bool = False,
     prior: float | None = None,
     ood: bool = True,
+    statistics: bool = True,
     cluster=None,
     batch_size: int = 512,
     chunk_rows: int = 2048,
@@ -246,6 +248,10 @@ def predict_survey(
     ood : bool
         Score each object's distance to the training images (needs the runs' training data;
         without them the header says why there is no ``ood_score``).
+    statistics : bool
+        Add ``p_merger_statistics`` from the runs' statistics classifiers (runs without one are
+        left out of it). It measures image statistics of every object, which costs more than
+        the network's forward pass (``benchmarks/predict_throughput.py``).
     cluster : None, str or dask.distributed.Client
         ``None``: this process. ``"local"`` / ``"local:N"``: a Dask LocalCluster of N worker
         processes; ``"tcp://host:8786"``: an existing scheduler; ``"slurm:N"`` / ``"pbs:N"``:
@@ -288,6 +294,7 @@ def predict_survey(
         tta=tta,
         prior=prior,
         ood=ood,
+        statistics=statistics,
         batch_size=batch_size,
         chunk_rows=chunk_rows,
         part_rows=part_rows,
@@ -319,7 +326,7 @@ def predict_survey(
     )
 
 
-def _make_job(out, runs, members, spec, n_rows, parts, *, resuming, source, backend, tta, prior, ood, batch_size, chunk_rows, part_rows) -> CatalogJob:
+def _make_job(out, runs, members, spec, n_rows, parts, *, resuming, source, backend, tta, prior, ood, statistics, batch_size, chunk_rows, part_rows) -> CatalogJob:
     from galmerge import __version__
     from galmerge.catalog.members import training_prior
     from galmerge.catalog.uncertainty import shift_prior
@@ -350,7 +357,7 @@ def _make_job(out, runs, members, spec, n_rows, parts, *, resuming, source, back
                 "bands": list(m.trained.bands),
                 "thresholds": m.trained.spec.thresholds,
                 "target_recall": m.trained.spec.target_recall,
-                "statistics_model": m.statistics_record,
+                "statistics_model": m.statistics_record if statistics else None,
             }
             for m in members
         ],
@@ -379,6 +386,7 @@ def _make_job(out, runs, members, spec, n_rows, parts, *, resuming, source, back
         survey_prior=prior,
         training_priors=tuple(p for p, _ in priors),
         thresholds=thresholds,
+        statistics=statistics,
         ood=tuple(ood_arrays),
         header=header,
     )

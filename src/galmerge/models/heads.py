@@ -22,11 +22,21 @@ __all__ = ["RegressionNet", "gaussian_nll"]
 _LOG_SIGMA_RANGE = (-7.0, 3.0)
 
 
-def gaussian_nll(mean: torch.Tensor, log_sigma: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over images of the Gaussian negative log-likelihood, per parameter (shape ``(n_targets,)``), constant dropped."""
+def gaussian_nll(mean: torch.Tensor, log_sigma: torch.Tensor, target: torch.Tensor, *, beta: float = 0.0) -> torch.Tensor:
+    """Mean over images of the Gaussian negative log-likelihood, per parameter (shape ``(n_targets,)``), constant dropped.
+
+    ``beta`` > 0 gives the beta-NLL of Seitzer et al. (2022): each image's NLL is weighted by
+    its predicted variance to the power beta, held constant in the gradient. With beta = 0 the
+    plain NLL lets the network stop fitting a hard parameter's mean by inflating its sigma (the
+    mean's gradient is divided by sigma^2); beta = 1 gives the mean the gradient of a squared
+    error, beta = 0.5 is between the two. Sigma is still fitted to the residuals in either case.
+    """
     import torch.nn.functional as F
 
-    return F.gaussian_nll_loss(mean, target, torch.exp(2 * log_sigma), reduction="none").mean(dim=0)
+    nll = F.gaussian_nll_loss(mean, target, torch.exp(2 * log_sigma), reduction="none")
+    if beta:
+        nll = nll * torch.exp(2 * beta * log_sigma).detach()
+    return nll.mean(dim=0)
 
 
 class RegressionNet(nn.Module):

@@ -25,6 +25,7 @@ from galmerge.data.imageset import ImageSet
 from galmerge.errors import DataError
 from galmerge.morphology.network import MorphometryModel, extra_inputs_from_table
 from galmerge.morphology.targets import PARAMETERS, targets_from_table
+from galmerge.morphology.training import NLL_BETA
 
 __all__ = ["finetune_morphometry", "finetune_morphometry_curve", "fitter_labels"]
 
@@ -46,11 +47,12 @@ def fitter_labels(fits: Table, imageset: ImageSet) -> tuple[ImageSet, int]:
     return labelled, int(len(imageset) - len(rows))
 
 
-def finetune_morphometry(model: MorphometryModel, labelled: ImageSet, *, epochs: int = 40, lr: float = 3e-4, batch_size: int = 32, seed: int = 0) -> MorphometryModel:
+def finetune_morphometry(model: MorphometryModel, labelled: ImageSet, *, epochs: int = 40, lr: float = 3e-4, batch_size: int = 32, seed: int = 0, nll_beta: float = NLL_BETA) -> MorphometryModel:
     """A copy of ``model`` fine-tuned on a labelled set (truth columns as in a morphometry set).
 
     All layers train; BatchNorm keeps the running statistics of the original training (batches
-    of a few dozen stamps would give noisy ones); targets keep the original scales.
+    of a few dozen stamps would give noisy ones); targets keep the original scales; the loss is
+    the beta-NLL of training (``nll_beta``).
     """
     from galmerge.models.heads import gaussian_nll
 
@@ -72,7 +74,7 @@ def finetune_morphometry(model: MorphometryModel, labelled: ImageSet, *, epochs:
             rows = order[start : start + batch_size]
             _, output = net(images[rows], None if extra is None else extra[rows])
             mean, log_sigma = net.split(output)
-            loss = gaussian_nll(mean, log_sigma, targets[rows]).mean()
+            loss = gaussian_nll(mean, log_sigma, targets[rows], beta=nll_beta).mean()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
