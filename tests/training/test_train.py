@@ -113,6 +113,36 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, toy_npy, 
     assert TrainConfig.from_toml(resumed.run_dir / "config.toml").optimisation.epochs == 3  # the record says what it continued with
 
 
+def test_the_last_checkpoint_is_the_last_epoch_whichever_epoch_was_best(tmp_path):
+    """--resume continues from last.ckpt: it must hold the final epoch, also when an earlier one was best."""
+    import lightning.pytorch as pl
+
+    from galmerge.runs import Run
+    from galmerge.training.trainer import make_trainer
+
+    class Falling(pl.LightningModule):  # a validation ROC-AUC that only falls: epoch 0 stays the best
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):
+            return self.layer(batch[0]).sum()
+
+        def validation_step(self, batch, batch_idx):
+            self.log("val_roc_auc", 0.9 - 0.1 * self.current_epoch)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    batches = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(8, 2)), batch_size=4)
+    run = Run.create(tmp_path / "run", name="test")
+    trainer, checkpoint = make_trainer(quick_config(epochs=3), run, progress=False)
+    trainer.fit(Falling(), train_dataloaders=batches, val_dataloaders=batches)
+    last = torch.load(run.last_checkpoint, map_location="cpu", weights_only=True)
+    best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
+    assert (best["epoch"], last["epoch"]) == (0, 2) and last["global_step"] == 6
+
+
 def test_single_class_and_unlabelled_sets_are_refused(tmp_path):
     data = make_toy_mergers(100, seed=0)
     with pytest.raises(LabelError, match="training needs both classes"):

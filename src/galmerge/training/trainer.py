@@ -31,11 +31,14 @@ def make_trainer(config: TrainConfig, run: Run, *, progress: bool = True, extra_
         monitor=selection.monitor,
         mode=mode,
         save_top_k=1,
-        save_last=True,
         auto_insert_metric_name=False,
         enable_version_counter=False,
     )
-    callbacks: list[pl.Callback] = [checkpoint, EpochHistory(run.history), *extra_callbacks]
+    # The last epoch, for --resume, from a checkpoint of its own: Lightning's save_last writes
+    # last.ckpt only in the epochs where the best one improves, so a resumed run went back to
+    # the best epoch and trained the later ones again.
+    last = ModelCheckpoint(dirpath=run.checkpoints, filename=run.last_checkpoint.stem, monitor=None, save_top_k=1, enable_version_counter=False)
+    callbacks: list[pl.Callback] = [checkpoint, last, EpochHistory(run.history), *extra_callbacks]
     if selection.early_stopping_patience > 0:
         callbacks.append(EarlyStopping(monitor=selection.monitor, mode=mode, patience=selection.early_stopping_patience))
     terminal = progress and sys.stderr.isatty()
