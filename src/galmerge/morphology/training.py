@@ -127,7 +127,8 @@ def _regressor_class():
         def _loss(self, batch, *, beta: float):
             images, targets, extra = batch["source"]
             _, output = self.model(images, extra)
-            per_target = gaussian_nll(*self.model.split(output), targets, beta=beta)
+            mean, log_sigma = self.model.split(output)
+            per_target = gaussian_nll(mean, log_sigma, targets, beta=beta)
             return per_target.mean(), per_target, len(images)
 
         def training_step(self, batch, batch_idx):
