@@ -81,7 +81,7 @@ def main():
             print(f"{'end to end, .h5 ImageSet -> ECSV catalog, ' + name:52s} {rate:9.0f}")
         # What p_merger_statistics adds to a catalog of a run: the image statistics and the
         # logistic regression of the run's statistics classifier, on the same cutouts.
-        from galmerge.morphology.baseline import StatisticsMergerClassifier
+        from galmerge.models.statistics_classifier import StatisticsMergerClassifier
 
         images = np.asarray(load_imageset(folder / "cutouts.h5", progress=False).images[:4096], dtype=np.float32)
         classifier = StatisticsMergerClassifier().fit(images[:1000], np.arange(1000) % 2)

@@ -145,7 +145,7 @@ def test_the_runs_statistics_classifier_scores_the_catalog_too(trained_run, fres
 
     from galmerge.data import load_imageset
     from galmerge.errors import CheckpointError
-    from galmerge.morphology.baseline import load_statistics_model
+    from galmerge.models.statistics_classifier import load_statistics_model
 
     saved = trained_run.run.statistics_model
     model, record = load_statistics_model(saved)

