@@ -2,7 +2,8 @@
 
 :class:`StatisticsMergerClassifier` is a standardised logistic regression on the framing and
 morphology statistics of :mod:`galmerge.mocks.image_statistics` (size, concentration, asymmetry,
-peaks, framing), measured in about a millisecond per stamp. Every training run fits one beside
+peaks, framing), measured in about a millisecond per stamp
+(``benchmarks/predict_throughput.py``). Every training run fits one beside
 its network (``statistics_model.json``); trained on the Galaxy Zoo mocks it ranks real Galaxy Zoo
 mergers better than the networks (README, "Where this stands on real images"). It lives with
 the models so that catalogs and evaluations can apply it; the experiment's baseline rows use it

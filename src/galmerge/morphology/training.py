@@ -46,8 +46,9 @@ class MorphometryConfig:
         scale (needed for magnitudes) survives preprocessing.
     nll_beta : float
         beta of the beta-NLL training loss (:func:`galmerge.models.heads.gaussian_nll`; 0: plain
-        Gaussian NLL). The checkpoint is chosen by the plain NLL of the validation split. 0.5, the value Seitzer et al. (2022) recommend, raised the Sersic index's R^2 from
-        0.65 to 0.71 on a separate simulated test set (hst-f160w, 20,000 training stamps, 12 epochs).
+        Gaussian NLL). The checkpoint is chosen by the plain NLL of the validation split. 0.5,
+        the value Seitzer et al. (2022) recommend, raised the Sersic index's R^2 from 0.65 to
+        0.71 on a separate simulated test set (hst-f160w, 20,000 training stamps, 12 epochs).
     """
 
     model: str = "deepmerge"

@@ -87,9 +87,9 @@ def evaluate_training(result: TrainingResult) -> RunRecord:
 def fit_statistics_model(result: TrainingResult) -> Path:
     """Fit the statistics classifier on the run's source training split and save it beside the network.
 
-    :class:`~galmerge.models.statistics_classifier.StatisticsMergerClassifier` costs milliseconds per
-    thousand images and, trained on the Galaxy Zoo mocks, ranks real Galaxy Zoo mergers better
-    than the networks (README); catalogs give its ``p_merger_statistics`` beside ``p_merger``.
+    :class:`~galmerge.models.statistics_classifier.StatisticsMergerClassifier` costs about a
+    millisecond per image and, trained on the Galaxy Zoo mocks, ranks real Galaxy Zoo mergers
+    better than the networks (README); catalogs give its ``p_merger_statistics`` beside ``p_merger``.
     Its ROC-AUC on the source test split (and on the target test split when that has labels) is
     saved with it, in ``statistics_model.json``.
     """
