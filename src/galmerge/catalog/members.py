@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from galmerge.models.statistics_classifier import StatisticsMergerClassifier
     from galmerge.models.trained import TrainedModel
 
-__all__ = ["Member", "load_member", "member_outputs", "member_statistics_probabilities", "training_prior", "fit_ood_reference"]
+__all__ = ["Member", "load_member", "member_outputs", "statistics_probabilities", "training_prior", "fit_ood_reference"]
 
 _OOD_FIT_IMAGES = 4000
 _OOD_HELD_OUT_IMAGES = 2000
@@ -98,11 +98,24 @@ def member_outputs(member: Member, images: np.ndarray, *, tta: bool, features: b
     return views, (np.concatenate(feature_rows) if feature_rows else None)
 
 
-def member_statistics_probabilities(member: Member, images: np.ndarray) -> np.ndarray:
-    """p(merger) of the member's statistics classifier, on the prior it was trained with (non-finite pixels count as zero)."""
-    if member.statistics is None:
-        raise ConfigError(f"{member.path}: no statistics classifier beside this model")
-    return member.statistics.predict_proba(np.nan_to_num(np.asarray(images, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0))
+def statistics_probabilities(members, images: np.ndarray) -> list[np.ndarray]:
+    """p(merger) of each member's statistics classifier (members without one are skipped), on the prior it was trained with.
+
+    Non-finite pixels count as zero. The image statistics, the costly part, are measured once
+    for all members that use the same statistics at the same stamp side (an ensemble of runs).
+    """
+    images = np.nan_to_num(np.asarray(images, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    measured: dict[tuple, np.ndarray] = {}
+    probabilities = []
+    for member in members:
+        model = member.statistics
+        if model is None:
+            continue
+        key = (model.names, model.image_size)
+        if key not in measured:
+            measured[key] = model.statistics(images)
+        probabilities.append(model.predict_proba_statistics(measured[key]))
+    return probabilities
 
 
 def training_prior(member: Member) -> tuple[float, str]:

@@ -125,7 +125,7 @@ def _members(runs: tuple, backend: str):
 
 def score_chunk(job: CatalogJob, members, images: np.ndarray, meta, *, source: str) -> dict:
     """Catalog columns for one chunk of images and their metadata."""
-    from galmerge.catalog.members import member_outputs, member_statistics_probabilities
+    from galmerge.catalog.members import member_outputs, statistics_probabilities
     from galmerge.catalog.uncertainty import FeatureDensity, combine_members, shift_prior
 
     densities = [FeatureDensity.from_arrays(a) for a in job.ood]
@@ -137,10 +137,10 @@ def score_chunk(job: CatalogJob, members, images: np.ndarray, meta, *, source: s
             assert features is not None  # asked for with features=bool(densities)
             distances.append(densities[index].score(features) / densities[index].threshold_)
     combined = combine_members(views, tta=job.tta)
+    with_statistics = [m for m in members if job.statistics and m.statistics_record is not None]
     statistics = [
-        shift_prior(member_statistics_probabilities(m, images), training_prior=m.statistics_record["training_merger_fraction"], survey_prior=job.survey_prior)
-        for m in members
-        if job.statistics and m.statistics_record is not None
+        shift_prior(p, training_prior=m.statistics_record["training_merger_fraction"], survey_prior=job.survey_prior)
+        for m, p in zip(with_statistics, statistics_probabilities(with_statistics, images))
     ]
     cut_flags = np.asarray(meta["cut_flags"], dtype=np.int16) if "cut_flags" in meta.colnames else np.zeros(len(images), np.int16)
     nonfinite = np.asarray(meta["nonfinite_fraction"], dtype=np.float32) if "nonfinite_fraction" in meta.colnames else np.zeros(len(images), np.float32)
