@@ -41,6 +41,19 @@ def test_resampling_by_whole_factors_is_a_block_sum():
         resample_flux(image, scale_in=0.0, scale_out=1.0)
 
 
+@pytest.mark.parametrize("side, kernel", [(75, 9), (75, 75), (75, 101), (20, 41)])
+def test_band_convolution_equals_a_direct_same_size_convolution(side, kernel):
+    from scipy.signal import convolve2d
+
+    from galmerge.mocks.realism import convolve_bands
+
+    rng = np.random.default_rng(side + kernel)
+    cube = rng.random((3, side, side))
+    kernels = [rng.random((kernel, kernel)), rng.random((kernel, kernel)), rng.random((kernel - 2, kernel - 2))]
+    direct = np.stack([convolve2d(plane, k, mode="same") for plane, k in zip(cube, kernels)])
+    np.testing.assert_allclose(convolve_bands(cube, kernels), direct, rtol=0, atol=1e-9 * np.abs(direct).max())
+
+
 @pytest.mark.parametrize("psf", [GaussianPSF(0.5), MoffatPSF(0.8, beta=3.0), AiryGaussianPSF(wavelength_um=1.6, diameter_m=2.4, obscuration=0.33, gaussian_fwhm_arcsec=0.05)])
 def test_psfs_are_normalised_centred_and_of_the_right_width(psf):
     image = psf.image(pixel_scale_arcsec=0.05)

@@ -10,7 +10,19 @@ from galmerge.data.pictures import read_picture
 from galmerge.data.sources import as_imageset, load_imageset
 from galmerge.data.splits import Split, stratified_split
 from galmerge.data.toy import make_toy_mergers
-from galmerge.data.transforms import Preprocessor, crop_and_resize, dihedral_element, random_dihedral
+
+_TORCH_NAMES = ("Preprocessor", "crop_and_resize", "dihedral_element", "random_dihedral")
+
+
+def __getattr__(name: str):
+    """The torch-based preprocessing, imported on first use: making or reading mocks needs no torch
+    (importing it costs about 2 s a process)."""
+    if name in _TORCH_NAMES:
+        from galmerge.data import transforms
+
+        return getattr(transforms, name)
+    raise AttributeError(f"module 'galmerge.data' has no attribute {name!r}")
+
 
 __all__ = [
     "ImageSet",

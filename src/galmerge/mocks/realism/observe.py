@@ -80,18 +80,27 @@ def convolve_bands(cube: np.ndarray, kernels, *, kernel_transform: np.ndarray | 
     bands, height, width = cube.shape
     if kernel_transform is None:
         kernel_transform = _kernel_transform(kernels, (height, width))
-    k = max(kernel.shape[0] for kernel in kernels)
-    shape = (fft.next_fast_len(height + k - 1), fft.next_fast_len(width + k - 1))
+    shape = _fft_shape(kernels, (height, width))
     full = fft.irfft2(fft.rfft2(cube, s=shape) * kernel_transform, s=shape)
-    half = k // 2
+    half = max(kernel.shape[0] for kernel in kernels) // 2
     return full[:, half : half + height, half : half + width]
+
+
+def _fft_shape(kernels, image_shape) -> tuple[int, int]:
+    """FFT grid of a same-size convolution: image side + half the kernel side (not + the whole
+    kernel side): the wrapped-around part of the circular convolution then lands only on output
+    pixels that are cropped away."""
+    from scipy import fft
+
+    half = max(kernel.shape[0] for kernel in kernels) // 2
+    return (fft.next_fast_len(image_shape[0] + half), fft.next_fast_len(image_shape[1] + half))
 
 
 def _kernel_transform(kernels, image_shape) -> np.ndarray:
     from scipy import fft
 
     k = max(kernel.shape[0] for kernel in kernels)
-    shape = (fft.next_fast_len(image_shape[0] + k - 1), fft.next_fast_len(image_shape[1] + k - 1))
+    shape = _fft_shape(kernels, image_shape)
     padded = np.zeros((len(kernels), k, k))
     for i, kernel in enumerate(kernels):
         pad = (k - kernel.shape[0]) // 2
