@@ -8,9 +8,13 @@ Both classes are built from the same galaxies (particle disks with arms, Sersic 
 star-forming clumps) drawn by the same functions; the only differences are the physics: a
 merger's disks have been through an encounter (:mod:`galmerge.mocks.encounters`).
 
-Colours use a power-law spectrum per stellar population, f_nu ~ lambda^beta with beta = 1.8
-(bulges), 1.0 (disks), 0.0 (young: outer disks, arms, clumps): a crude but redshift-aware
-stand-in for stellar population synthesis that makes tails and clumps bluer than bulges.
+Colours come from a curved spectrum, log10 f_nu = slope x + curvature x^2 with x the log10 of
+the rest-frame wavelength over 0.55 um, whose two coefficients move together with one *colour*
+number: 1 is a passive (red-sequence) population, 0 a star-forming (blue-cloud) disk, below 0
+young light (outer disks, arms, clumps, streams). Each galaxy draws its own colour by type, so a
+sample has a red sequence and a blue cloud with scatter, as a survey does, and its bulge is
+redder and its young light bluer than its disk. A crude but redshift-aware stand-in for stellar
+population synthesis.
 """
 
 from __future__ import annotations
@@ -25,20 +29,28 @@ from galmerge.mocks.light import Grid, add_gaussian, add_sersic, add_shells, add
 
 __all__ = ["GalaxyLook", "RenderedSystem", "GALAXY_TYPES", "draw_look", "render_merger", "render_isolated", "render_projected_pair", "band_fluxes", "random_view", "edge_on_view"]
 
-BETA = {"bulge": 1.8, "disk": 1.0, "young": 0.0}
 REFERENCE_WAVELENGTH_UM = 0.55
+# (slope, curvature) of the colour-1 (passive) and colour-0 (star-forming) spectra, solved so that
+# at z = 0.08 they give SDSS's red sequence (g-r 0.77, r-i 0.41) and blue cloud (g-r 0.45,
+# r-i 0.25) (Strateva et al. 2001; Blanton & Moustakas 2009). A pure power law cannot: it makes
+# g-r too small for its r-i.
+PASSIVE_SPECTRUM = (2.366, -3.887)
+STAR_FORMING_SPECTRUM = (1.400, -2.040)
+YOUNG_OFFSET = 1.2  # a galaxy's young light is this much bluer in colour than its disk
 GALAXY_TYPES = ("spheroid", "lenticular", "disk", "clumpy")
 
 
-def band_fluxes(abs_mag: float, beta: float, z: float, wavelengths_um: np.ndarray) -> np.ndarray:
+def band_fluxes(abs_mag: float, colour: float, z: float, wavelengths_um: np.ndarray) -> np.ndarray:
     """Observed flux (nmgy) per band of a component of rest-frame 0.55 um absolute AB magnitude ``abs_mag``.
 
-    m = M + DM(z) - 2.5 log10(1+z) - 2.5 beta log10(lambda_obs / (1+z) / 0.55 um): the
-    distance modulus, the bandwidth term of an AB magnitude, and the power-law spectrum sampled
-    at the rest-frame wavelength the band sees.
+    m = M + DM(z) - 2.5 log10(1+z) - 2.5 (slope x + curvature x^2), x = log10(lambda_obs / (1+z) / 0.55 um):
+    the distance modulus, the bandwidth term of an AB magnitude, and the spectrum of ``colour``
+    (1 passive, 0 star-forming, negative younger; see the module docstring) sampled at the
+    rest-frame wavelength the band sees.
     """
-    rest = np.asarray(wavelengths_um) / (1.0 + z) / REFERENCE_WAVELENGTH_UM
-    mag = abs_mag + distance_modulus(z) - 2.5 * np.log10(1.0 + z) - 2.5 * beta * np.log10(rest)
+    slope, curvature = (blue + colour * (red - blue) for red, blue in zip(PASSIVE_SPECTRUM, STAR_FORMING_SPECTRUM))
+    x = np.log10(np.asarray(wavelengths_um) / (1.0 + z) / REFERENCE_WAVELENGTH_UM)
+    mag = abs_mag + distance_modulus(z) - 2.5 * np.log10(1.0 + z) - 2.5 * (slope * x + curvature * x * x)
     return 10.0 ** (-0.4 * (mag - 22.5))
 
 
@@ -47,7 +59,8 @@ class GalaxyLook:
     """What one galaxy looks like: luminosity, sizes and structure.
 
     ``disk_kpc`` is the exponential scale length; ``bulge_fraction`` the bulge share of the
-    light and ``bulge_kpc`` its half-light radius; ``galaxy_type`` one of :data:`GALAXY_TYPES`.
+    light and ``bulge_kpc`` its half-light radius; ``galaxy_type`` one of :data:`GALAXY_TYPES`;
+    ``colour`` the disk's spectrum (1 passive, 0 star-forming; see :func:`band_fluxes`).
     """
 
     abs_mag: float
@@ -64,6 +77,17 @@ class GalaxyLook:
     halo_kpc: float = 10.0
     lopsidedness: float = 0.0
     galaxy_type: str = "disk"
+    colour: float = 0.5
+
+    @property
+    def old_colour(self) -> float:
+        """Colour of the bulge and halo: redder than the disk, passive in a red galaxy."""
+        return 0.75 + 0.25 * self.colour
+
+    @property
+    def young_colour(self) -> float:
+        """Colour of the young light: outer disk, arms, clumps."""
+        return self.colour - YOUNG_OFFSET
 
     def scaled(self, factor: float) -> "GalaxyLook":
         """The same galaxy with every length multiplied by ``factor``."""
@@ -82,6 +106,9 @@ def draw_look(rng: np.random.Generator, *, abs_mag: float, z: float, kind: str =
       shrinking as (1 + z)^-1; the rest is a faint particle disk.
     - Every galaxy has a faint stellar halo (1-5 % of its light, n = 4, 4-8 scale lengths); half
       the disks are lopsided.
+    - Colours (:func:`band_fluxes`): spheroids on the red sequence (colour 1.0 +- 0.07),
+      lenticulars near it (0.9 +- 0.1), disks redder the larger their bulge (0.3 + B/T, +- 0.25),
+      clumpy disks in the blue cloud (-0.4 to 0.3).
     """
     if kind not in GALAXY_TYPES:
         raise ValueError(f"unknown galaxy type {kind!r}; choose one of {GALAXY_TYPES}")
@@ -95,6 +122,14 @@ def draw_look(rng: np.random.Generator, *, abs_mag: float, z: float, kind: str =
         bulge_fraction, bulge_n, bulge_kpc = float(rng.uniform(0.35, 0.65)), float(rng.uniform(2.5, 4.0)), float(scale * rng.uniform(0.2, 0.45))
     else:
         bulge_fraction, bulge_n, bulge_kpc = float(rng.uniform(0.0, 0.35)), float(rng.uniform(1.5, 4.0)), float(scale * rng.uniform(0.15, 0.35))
+    if kind == "spheroid":
+        colour = rng.normal(1.0, 0.07)
+    elif kind == "lenticular":
+        colour = rng.normal(0.9, 0.1)
+    elif kind == "disk":
+        colour = rng.normal(0.3 + bulge_fraction, 0.25)
+    else:
+        colour = rng.uniform(-0.4, 0.3)
     return GalaxyLook(
         abs_mag=abs_mag,
         disk_kpc=float(scale),
@@ -109,6 +144,7 @@ def draw_look(rng: np.random.Generator, *, abs_mag: float, z: float, kind: str =
         halo_kpc=float(scale * rng.uniform(4.0, 8.0)),
         lopsidedness=float(rng.uniform(0.05, 0.35)) if (disky and rng.random() < 0.5) else 0.0,
         galaxy_type=kind,
+        colour=float(np.clip(colour, -0.5, 1.2)),
     )
 
 
@@ -136,29 +172,32 @@ class RenderedSystem:
 class _Canvas:
     """Collects particles and analytic components of one system, then renders them at once.
 
-    Particles belong to one of two populations, ``disk`` and ``young``. Within a stamp every
-    galaxy is at one redshift, so a population's flux ratios between bands are fixed by its
-    spectral slope: particles are smoothed once per population (in the first band) and the bands
-    are scaled copies. The light of tidal and companion particles, which only defines masks, is
-    smoothed at one fixed scale.
+    Each particle carries a spectrum (an index into the canvas's colours: a galaxy's disk and its
+    young light). Within a stamp every galaxy is at one redshift, so a spectrum's flux ratios
+    between bands are fixed: particles are smoothed once per spectrum (in the first band) and the
+    bands are scaled copies, or once per band where that is fewer. The light of tidal and
+    companion particles, which only defines masks, is smoothed at one fixed scale.
     """
-
-    POPULATIONS = ("disk", "young")
 
     def __init__(self, grid: Grid, z: float, wavelengths: np.ndarray):
         self.grid, self.z, self.wavelengths = grid, z, wavelengths
         self.ideal = grid.blank((len(wavelengths),))
         self.tidal = grid.blank()
         self.companion = grid.blank()
-        self.points = []  # (xy (N, 2), population index (N,), first-band flux (N,), tidal (N,), companion)
-        reference = np.array([band_fluxes(0.0, BETA[p], z, wavelengths) for p in self.POPULATIONS])
-        self.band_ratio = reference / reference[:, :1]  # (populations, bands)
+        self.points = []  # (xy (N, 2), spectrum index (N,), first-band flux (N,), tidal (N,), companion)
+        self.spectra: list[float] = []  # the colour of each spectrum index
 
-    def colours(self, abs_mag: float, population: str) -> np.ndarray:
-        return band_fluxes(abs_mag, BETA[population], self.z, self.wavelengths)
+    def colours(self, abs_mag: float, colour: float) -> np.ndarray:
+        return band_fluxes(abs_mag, colour, self.z, self.wavelengths)
 
-    def add_particles(self, xy: np.ndarray, population: np.ndarray, flux: np.ndarray, *, tidal: np.ndarray, companion: bool) -> None:
-        self.points.append((xy, population, flux, tidal, companion))
+    def spectrum(self, colour: float) -> int:
+        """The spectrum index of particles of this colour."""
+        if colour not in self.spectra:
+            self.spectra.append(colour)
+        return self.spectra.index(colour)
+
+    def add_particles(self, xy: np.ndarray, spectrum: np.ndarray, flux: np.ndarray, *, tidal: np.ndarray, companion: bool) -> None:
+        self.points.append((xy, spectrum, flux, tidal, companion))
 
     def add_component(self, draw, flux: np.ndarray, *, role: str = "main", **kwargs) -> None:
         """Draw an analytic component (``add_sersic``, ``add_gaussian``, ...) into the image and the role masks."""
@@ -173,30 +212,33 @@ class _Canvas:
     def render(self) -> RenderedSystem:
         if self.points:
             xy = np.concatenate([p[0] for p in self.points])
-            population = np.concatenate([p[1] for p in self.points])
+            spectrum = np.concatenate([p[1] for p in self.points])
             flux = np.concatenate([p[2] for p in self.points])
             tidal = np.concatenate([p[3] for p in self.points])
             companion = np.concatenate([np.full(len(p[0]), p[4]) for p in self.points])
-            all_bands = flux * self.band_ratio[population].sum(axis=1)
-            weights = np.stack([flux * (population == k) for k in range(len(self.POPULATIONS))] + [all_bands * tidal, all_bands * (companion & ~tidal)])
-            smoothed = render_particles(self.grid, xy[:, 0], xy[:, 1], weights)
-            populations = len(self.POPULATIONS)
-            self.ideal += np.einsum("pb,phw->bhw", self.band_ratio, smoothed[:populations])
-            self.tidal += smoothed[populations]
-            self.companion += smoothed[populations + 1]
+            reference = np.array([self.colours(0.0, colour) for colour in self.spectra])
+            band_ratio = reference / reference[:, :1]  # (spectra, bands)
+            all_bands = flux * band_ratio[spectrum].sum(axis=1)
+            by_spectrum = len(self.spectra) <= len(self.wavelengths)
+            channels = [flux * (spectrum == k) for k in range(len(self.spectra))] if by_spectrum else list((flux[:, None] * band_ratio[spectrum]).T)
+            smoothed = render_particles(self.grid, xy[:, 0], xy[:, 1], np.stack(channels + [all_bands * tidal, all_bands * (companion & ~tidal)]))
+            count = len(channels)
+            self.ideal += np.einsum("sb,shw->bhw", band_ratio, smoothed[:count]) if by_spectrum else smoothed[:count]
+            self.tidal += smoothed[count]
+            self.companion += smoothed[count + 1]
         return RenderedSystem(self.ideal, self.tidal, self.companion)
 
 
 def _galaxy_particles(canvas: _Canvas, look: GalaxyLook, radius_in_scale: np.ndarray, arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Population index and first-band flux of a disk's particles: the disk light shared equally,
+    """Spectrum index and first-band flux of a disk's particles: the disk light shared equally,
     outer and arm particles young (bluer)."""
     disk_share = 1.0 - look.bulge_fraction - look.bar_fraction - look.halo_fraction
     n = len(radius_in_scale)
-    young = arm | (radius_in_scale > look.young_radius)
+    young = (arm | (radius_in_scale > look.young_radius)).astype(np.int64)
     disk_mag = look.abs_mag - 2.5 * np.log10(max(disk_share, 1e-3))
-    per_particle = np.array([canvas.colours(disk_mag, p)[0] for p in _Canvas.POPULATIONS]) / n
-    population = young.astype(np.int64)
-    return population, per_particle[population]
+    colours = (look.colour, look.young_colour)
+    per_particle = np.array([canvas.colours(disk_mag, colour)[0] for colour in colours]) / n
+    return np.array([canvas.spectrum(colour) for colour in colours])[young], per_particle[young]
 
 
 def _bar_covariance(spin_axis: np.ndarray, *, length_kpc: float, angle: float) -> np.ndarray:
@@ -226,19 +268,19 @@ def _add_galaxy_parts(canvas: _Canvas, look: GalaxyLook, *, x: float, y: float, 
     """Bulge, halo, bar and clumps of a galaxy centred at (x, y); ``spin_axis`` is the disk normal seen by the viewer."""
     position_angle = float(np.arctan2(spin_axis[1], spin_axis[0]) + np.pi / 2)
     if look.halo_fraction > 0:
-        flux = canvas.colours(look.abs_mag - 2.5 * np.log10(look.halo_fraction), "bulge")
+        flux = canvas.colours(look.abs_mag - 2.5 * np.log10(look.halo_fraction), look.old_colour)
         canvas.add_component(add_sersic, flux, role=role, x=x, y=y, half_light_kpc=look.halo_kpc, n=4.0, axis_ratio=float(rng.uniform(0.6, 1.0)), angle=position_angle)
     if look.bulge_fraction > 0:
-        flux = canvas.colours(look.abs_mag - 2.5 * np.log10(look.bulge_fraction), "bulge")
+        flux = canvas.colours(look.abs_mag - 2.5 * np.log10(look.bulge_fraction), look.old_colour)
         # bulges and ellipticals are oblate (intrinsic axis ratio 0.5-0.9) and share the disk's axis
         axis_ratio = _projected_axis_ratio(spin_axis, float(rng.uniform(0.5, 0.9)))
         canvas.add_component(add_sersic, flux, role=role, x=x, y=y, half_light_kpc=look.bulge_kpc, n=look.bulge_n, axis_ratio=axis_ratio, angle=position_angle)
     if look.bar_fraction > 0:
-        flux = canvas.colours(look.abs_mag - 2.5 * np.log10(look.bar_fraction), "disk")
+        flux = canvas.colours(look.abs_mag - 2.5 * np.log10(look.bar_fraction), look.colour)
         canvas.add_component(add_gaussian, flux, role=role, x=x, y=y, covariance=_bar_covariance(spin_axis, length_kpc=1.2 * look.disk_kpc, angle=look.bar_angle))
     if look.clumps and clump_xy is not None:
         for cx, cy in clump_xy[: look.clumps]:
-            flux = canvas.colours(look.abs_mag - 2.5 * np.log10(rng.uniform(0.02, 0.06)), "young")
+            flux = canvas.colours(look.abs_mag - 2.5 * np.log10(rng.uniform(0.02, 0.06)), look.young_colour)
             canvas.add_component(add_gaussian, flux, role=role, x=float(cx), y=float(cy), sigma_kpc=float(rng.uniform(0.2, 0.5)))
 
 
@@ -246,8 +288,8 @@ def _add_undisturbed(canvas, look, *, x, y, rng, n_particles, role, view):
     positions, radius, arm = sample_disk(n_particles, rng, scale=1.0, arm_fraction=look.arm_fraction, lopsidedness=look.lopsidedness)
     seen = positions @ view.T * look.disk_kpc
     spin_axis = view @ np.array([0.0, 0.0, 1.0])
-    population, flux = _galaxy_particles(canvas, look, radius, arm)
-    canvas.add_particles(seen[:, :2] + [x, y], population, flux, tidal=np.zeros(n_particles, bool), companion=role == "companion")
+    spectrum, flux = _galaxy_particles(canvas, look, radius, arm)
+    canvas.add_particles(seen[:, :2] + [x, y], spectrum, flux, tidal=np.zeros(n_particles, bool), companion=role == "companion")
     clump_xy = seen[rng.permutation(n_particles)[:10], :2] + [x, y]
     _add_galaxy_parts(canvas, look, x=x, y=y, spin_axis=spin_axis, role=role, rng=rng, clump_xy=clump_xy)
 
@@ -298,8 +340,8 @@ def render_merger(run: EncounterRun, snapshot: int, view: np.ndarray, grid: Grid
     for which, galaxy in ((0, look), (1, companion_look)):
         members = run.host == which
         scale = 1.0 if which == 0 else params.secondary_scale
-        population, flux = _galaxy_particles(canvas, galaxy, run.initial_radius[members] / scale, run.arm[members])
-        canvas.add_particles(positions[members, :2] + shift, population, flux, tidal=tidal[members], companion=which == 1)
+        spectrum, flux = _galaxy_particles(canvas, galaxy, run.initial_radius[members] / scale, run.arm[members])
+        canvas.add_particles(positions[members, :2] + shift, spectrum, flux, tidal=tidal[members], companion=which == 1)
         spin = rotation_matrix(*(params.spin_primary if which == 0 else params.spin_secondary)) @ np.array([0.0, 0.0, 1.0])
         clump_xy = positions[members][rng.permutation(members.sum())[:10], :2] + shift
         _add_galaxy_parts(canvas, galaxy, x=float(cores[which, 0] + shift[0]), y=float(cores[which, 1] + shift[1]), spin_axis=view @ spin, role="main" if which == 0 else "companion", rng=rng, clump_xy=clump_xy)
@@ -307,10 +349,10 @@ def render_merger(run: EncounterRun, snapshot: int, view: np.ndarray, grid: Grid
     if stage == "remnant" and params.mass_ratio < 0.35:
         total = look.abs_mag - 2.5 * np.log10(1 + params.mass_ratio)
         if rng.random() < 0.6:
-            flux = canvas.colours(total - 2.5 * np.log10(rng.uniform(0.02, 0.06)), "disk")
+            flux = canvas.colours(total - 2.5 * np.log10(rng.uniform(0.02, 0.06)), look.colour)
             canvas.add_component(add_shells, flux, role="tidal", x=0.0, y=0.0, first_radius_kpc=float(rng.uniform(1.5, 3.0) * unit), axis_angle=float(rng.uniform(0, 2 * np.pi)), count=int(rng.integers(3, 7)), rng=rng)
         if rng.random() < 0.4:
-            flux = canvas.colours(total - 2.5 * np.log10(rng.uniform(0.01, 0.04)), "young")
+            flux = canvas.colours(total - 2.5 * np.log10(rng.uniform(0.01, 0.04)), look.young_colour)
             canvas.add_component(add_stream, flux, role="tidal", x=0.0, y=0.0, radius_kpc=float(rng.uniform(3, 6) * unit), start_angle=float(rng.uniform(0, 2 * np.pi)), length_rad=float(rng.uniform(1.0, 2.5)), width_kpc=float(rng.uniform(0.15, 0.35) * unit))
     rendered = canvas.render()
     separation_3d = float(np.linalg.norm(run.cores[snapshot, 1] - run.cores[snapshot, 0]) * unit)
