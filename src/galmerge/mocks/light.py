@@ -139,7 +139,7 @@ def add_gaussian(image: np.ndarray, grid: Grid, *, x: float, y: float, flux, sig
     image[..., rows, columns] += np.multiply.outer(np.atleast_1d(flux), profile / total).reshape(image.shape[:-2] + profile.shape)
 
 
-def render_particles(grid: Grid, x: np.ndarray, y: np.ndarray, weights: np.ndarray, *, scales_px=(0.8, 2.2, 6.0), min_neighbours: float = 10.0) -> np.ndarray:
+def render_particles(grid: Grid, x: np.ndarray, y: np.ndarray, weights: np.ndarray, *, scales_px=(0.8, 2.2), min_neighbours: float = 10.0) -> np.ndarray:
     """Smooth point masses onto the grid with a kernel that widens where particles are sparse.
 
     Parameters
@@ -149,7 +149,10 @@ def render_particles(grid: Grid, x: np.ndarray, y: np.ndarray, weights: np.ndarr
     weights : ndarray (K, N)
         K flux weights per particle (e.g. one per stellar population); all share one kernel.
     scales_px : sequence of float
-        Gaussian kernel widths tried, in grid pixels.
+        Gaussian kernel widths tried, in grid pixels. Kept below a few pixels: at Galaxy Zoo's
+        framing (7 R90 over 75 px) a 6 px kernel is a third of a galaxy's R90 and turned
+        edge-on disks round (median ellipticity 0.19 of the SDSS pictures' statistic for pure
+        edge-on particle disks; 0.53 with 0.8 and 2.2 px).
     min_neighbours : float
         A pixel is smoothed at the finest scale whose kernel holds about this many particles.
 
