@@ -137,7 +137,7 @@ def score_chunk(job: CatalogJob, members, images: np.ndarray, meta, *, source: s
             assert features is not None  # asked for with features=bool(densities)
             distances.append(densities[index].score(features) / densities[index].threshold_)
     combined = combine_members(views, tta=job.tta)
-    with_statistics = [m for m in members if job.statistics and m.statistics_record is not None]
+    with_statistics = [m for m in members if m.statistics is not None] if job.statistics else []
     statistics = [
         shift_prior(p, training_prior=m.statistics_record["training_merger_fraction"], survey_prior=job.survey_prior)
         for m, p in zip(with_statistics, statistics_probabilities(with_statistics, images))

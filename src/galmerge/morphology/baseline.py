@@ -8,7 +8,7 @@
 - :class:`~galmerge.models.statistics_classifier.StatisticsMergerClassifier` (in
   :func:`statistics_probabilities`): a logistic regression on galmerge's fast image
   statistics (:mod:`galmerge.mocks.image_statistics`: size, concentration, asymmetry, peaks,
-  framing), measured in milliseconds per thousand stamps where statmorph takes seconds.
+  framing), measured in about a millisecond per stamp where statmorph takes seconds.
 
 Their settings are fixed here, not tuned on any data.
 
