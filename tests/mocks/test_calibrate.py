@@ -48,13 +48,21 @@ def test_calibration_moves_the_display_towards_the_planted_one(planted, calibrat
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known defect (issue 9, open): with a sky bank cut from only 160 planted pictures (4 backgrounds) the calibrated "
-    "mocks end farther from the planted statistics (mean distance 0.39 -> 0.66 spreads); it must pass once calibration is fixed",
+    reason="known defect (issue 9, open): with a sky bank cut from only 160 planted pictures (4 backgrounds) whether the "
+    "calibrated mocks end closer to the planted statistics depends on the draw (seed 11: 0.34 -> 0.30 spreads, seed 12: "
+    "0.31 -> 0.59); it must pass for both once calibration is fixed",
 )
-def test_calibration_brings_the_statistics_closer(calibrated):
-    before = np.mean([d["wasserstein_iqr"] for d in calibrated.before["distances"].values()])
-    after = np.mean([d["wasserstein_iqr"] for d in calibrated.after["distances"].values()])
-    assert after < before
+def test_calibration_brings_the_statistics_closer(calibrated, tmp_path):
+    other = tmp_path / "real12.h5"
+    recipe = load_recipe("sdss-gri")
+    truth = recipe.replace(display=recipe.display.__class__(**{**recipe.display.__dict__, "stretch": 1.0, "q": 20.0}))
+    mocks = generate_mocks(truth, 160, seed=12, options=MockOptions(merger_fraction=0.0, systems_per_task=80), workers=1, progress=False)
+    ImageSet(mocks.images, bands=mocks.bands).save(other)
+    second = calibrate_recipe("sdss-gri", other, tmp_path / "c12.toml", rounds=1, per_kind=8, check_n=80, max_evaluations=16, cnn=False, workers=1, progress=False)
+    for result in (calibrated, second):
+        before = np.mean([d["wasserstein_iqr"] for d in result.before["distances"].values()])
+        after = np.mean([d["wasserstein_iqr"] for d in result.after["distances"].values()])
+        assert after < before
 
 
 def test_calibration_refuses_bad_input(tmp_path):

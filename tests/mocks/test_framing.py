@@ -34,3 +34,10 @@ def test_centre_offsets_follow_the_framing_law():
     assert offsets.std(axis=0) == pytest.approx([1 / np.sqrt(12)] * 2, rel=0.05)  # uniform over one pixel
     wider = np.array([centre_offset_px(rng, Framing(centre_jitter_px=0.0, centre_scatter_px=0.3)) for _ in range(4000)])
     assert wider.std(axis=0) == pytest.approx([0.3, 0.3], rel=0.05)
+
+
+def test_a_centre_shift_moves_every_nucleus_the_same_way():
+    rng = np.random.default_rng(1)
+    offsets = np.array([centre_offset_px(rng, Framing(centre_jitter_px=0.5, centre_shift_px=(0.3, -0.2))) for _ in range(4000)])
+    assert offsets.mean(axis=0) == pytest.approx([0.3, -0.2], abs=0.02)
+    assert offsets.std(axis=0) == pytest.approx([1 / np.sqrt(12)] * 2, rel=0.05)

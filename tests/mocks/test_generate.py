@@ -62,6 +62,21 @@ def test_both_classes_are_centred_by_one_law(pristine):
         assert np.std(offsets[~mergers]) > 0.2
 
 
+def test_a_centre_shift_puts_the_light_where_the_metadata_says():
+    recipe = load_recipe("deepmerge-hst").replace(noise=False, background_sources=False)
+    recipe = recipe.replace(framing=dataclasses.replace(recipe.framing, centre_jitter_px=0.0, centre_shift_px=(1.5, -1.5)))
+    mocks = generate_mocks(recipe, 40, seed=2, options=MockOptions(merger_fraction=0.0, systems_per_task=40), workers=1, progress=False)
+    np.testing.assert_allclose(mocks.meta["nucleus_x_px"], 1.5, atol=1e-9)
+    np.testing.assert_allclose(mocks.meta["nucleus_y_px"], -1.5, atol=1e-9)
+    light = mocks.images.sum(axis=1)  # (N, rows, columns); rows are y, bottom-up
+    centre = light.shape[-1] // 2
+    core = light[:, centre - 3 : centre + 4, centre - 3 : centre + 4]
+    offsets = np.arange(-3, 4)
+    column = (core.sum(axis=1) * offsets).sum(axis=1) / core.sum(axis=(1, 2))
+    row = (core.sum(axis=2) * offsets).sum(axis=1) / core.sum(axis=(1, 2))
+    assert np.median(column) > 0.5 and np.median(row) < -0.5  # light right of and below the centre
+
+
 def test_mergers_follow_the_recipes_definition(pristine):
     recipe = load_recipe("deepmerge-hst")
     mergers = pristine.labels == 1

@@ -61,7 +61,7 @@ def petrosian_r90_kpc(look) -> float:
 
 def centre_offset_px(rng: np.random.Generator, framing) -> np.ndarray:
     """Offset (x, y) of the central galaxy's nucleus from the stamp centre, in output pixels."""
-    offset = rng.uniform(-framing.centre_jitter_px, framing.centre_jitter_px, 2)
+    offset = np.asarray(framing.centre_shift_px, dtype=np.float64) + rng.uniform(-framing.centre_jitter_px, framing.centre_jitter_px, 2)
     if framing.centre_scatter_px > 0:
         offset = offset + rng.normal(0.0, framing.centre_scatter_px, 2)
     return offset

@@ -86,8 +86,8 @@ class _Batch:
 def _frame(observer: Observer, rng: np.random.Generator, look, z: float) -> tuple[Grid, float, float]:
     """The stamp's grid in kpc, its pixel scale in arcsec and the galaxy's R90 in kpc.
 
-    The grid is centred on the nucleus (at kpc 0, 0) moved by the frame offset, so the nucleus
-    lands at minus the offset from the stamp centre.
+    The nucleus sits at kpc (0, 0); the grid is centred on minus the frame offset, so the
+    nucleus lands at the offset from the stamp centre.
     """
     recipe = observer.recipe
     r90_kpc = petrosian_r90_kpc(look)
@@ -95,7 +95,7 @@ def _frame(observer: Observer, rng: np.random.Generator, look, z: float) -> tupl
     pixel_arcsec = observer.pixel_scale(r90_arcsec=r90_kpc / scale)
     pixel_kpc = pixel_arcsec * scale
     offset_kpc = centre_offset_px(rng, recipe.framing) * pixel_kpc
-    return Grid(recipe.stamp_size, pixel_kpc, float(offset_kpc[0]), float(offset_kpc[1])), pixel_arcsec, r90_kpc
+    return Grid(recipe.stamp_size, pixel_kpc, -float(offset_kpc[0]), -float(offset_kpc[1])), pixel_arcsec, r90_kpc
 
 
 def _nucleus_px(grid: Grid) -> dict:

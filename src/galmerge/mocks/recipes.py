@@ -88,11 +88,15 @@ class Framing:
         stamp centre in x and y (a sub-pixel offset: cutouts are cut at catalogue positions).
     centre_scatter_px : float
         Plus a Gaussian offset of this standard deviation (catalogue position errors).
+    centre_shift_px : (float, float)
+        Plus this fixed offset (x, y; y along the stored rows, which run bottom-up): where a
+        survey's cutout service puts the object off its picture's centre.
     """
 
     fov_r90: float | None = None
     centre_jitter_px: float = 0.5
     centre_scatter_px: float = 0.0
+    centre_shift_px: tuple = (0.0, 0.0)
 
 
 MERGER_STAGES = ("pair", "coalescing", "remnant")
@@ -338,6 +342,9 @@ def _validate(recipe: Recipe) -> None:
     framing, mergers = recipe.framing, recipe.mergers
     if not (0 <= framing.centre_jitter_px <= 5 and 0 <= framing.centre_scatter_px <= 5):
         raise RecipeError(f"[framing] centre offsets must be within 0-5 px, got {framing.centre_jitter_px}, {framing.centre_scatter_px}")
+    shift = framing.centre_shift_px
+    if not (len(shift) == 2 and all(isinstance(v, (int, float)) and abs(v) <= 5 for v in shift)):
+        raise RecipeError(f"[framing] centre_shift_px must be two numbers within +-5 px, got {shift}")
     low, high = mergers.mass_ratio
     if not 0 < low <= high <= 1:
         raise RecipeError(f"[mergers] mass_ratio must satisfy 0 < low <= high <= 1, got {mergers.mass_ratio}")
