@@ -12,10 +12,13 @@ from galmerge.mocks.calibrate import calibrate_recipe
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     """'Real' pictures: sdss-gri mocks drawn with a brighter display (stretch 1.0, q 20) and a wider frame."""
+    return _planted_pictures(tmp_path_factory.mktemp("real") / "real.h5", seed=11)
+
+
+def _planted_pictures(path, *, seed: int):
     recipe = load_recipe("sdss-gri")
     truth = recipe.replace(display=recipe.display.__class__(**{**recipe.display.__dict__, "stretch": 1.0, "q": 20.0}))
-    mocks = generate_mocks(truth, 160, seed=11, options=MockOptions(merger_fraction=0.0, systems_per_task=80), workers=1, progress=False)
-    path = tmp_path_factory.mktemp("real") / "real.h5"
+    mocks = generate_mocks(truth, 160, seed=seed, options=MockOptions(merger_fraction=0.0, systems_per_task=80), workers=1, progress=False)
     ImageSet(mocks.images, bands=mocks.bands).save(path)
     return path
 
@@ -53,11 +56,7 @@ def test_calibration_moves_the_display_towards_the_planted_one(planted, calibrat
     "0.31 -> 0.59); it must pass for both once calibration is fixed",
 )
 def test_calibration_brings_the_statistics_closer(calibrated, tmp_path):
-    other = tmp_path / "real12.h5"
-    recipe = load_recipe("sdss-gri")
-    truth = recipe.replace(display=recipe.display.__class__(**{**recipe.display.__dict__, "stretch": 1.0, "q": 20.0}))
-    mocks = generate_mocks(truth, 160, seed=12, options=MockOptions(merger_fraction=0.0, systems_per_task=80), workers=1, progress=False)
-    ImageSet(mocks.images, bands=mocks.bands).save(other)
+    other = _planted_pictures(tmp_path / "real12.h5", seed=12)
     second = calibrate_recipe("sdss-gri", other, tmp_path / "c12.toml", rounds=1, per_kind=8, check_n=80, max_evaluations=16, cnn=False, workers=1, progress=False)
     for result in (calibrated, second):
         before = np.mean([d["wasserstein_iqr"] for d in result.before["distances"].values()])
