@@ -69,6 +69,8 @@ def test_unknown_or_out_of_range_recipe_parameters_are_named(tmp_path):
         load_recipe(write(tmp_path, display="[framing]\ncentre_jitter_px = 9"))
     with pytest.raises(RecipeError, match="centre_shift_px must be two numbers"):
         load_recipe(write(tmp_path, display="[framing]\ncentre_shift_px = [0.3]"))
+    with pytest.raises(RecipeError, match="centre_shift_px must be two numbers"):
+        load_recipe(write(tmp_path, display="[framing]\ncentre_shift_px = 0.3"))
 
 
 def test_a_written_recipe_reads_back_equal(tmp_path):

@@ -343,7 +343,7 @@ def _validate(recipe: Recipe) -> None:
     if not (0 <= framing.centre_jitter_px <= 5 and 0 <= framing.centre_scatter_px <= 5):
         raise RecipeError(f"[framing] centre offsets must be within 0-5 px, got {framing.centre_jitter_px}, {framing.centre_scatter_px}")
     shift = framing.centre_shift_px
-    if not (len(shift) == 2 and all(isinstance(v, (int, float)) and abs(v) <= 5 for v in shift)):
+    if not (isinstance(shift, (list, tuple)) and len(shift) == 2 and all(isinstance(v, (int, float)) and abs(v) <= 5 for v in shift)):
         raise RecipeError(f"[framing] centre_shift_px must be two numbers within +-5 px, got {shift}")
     low, high = mergers.mass_ratio
     if not 0 < low <= high <= 1:
