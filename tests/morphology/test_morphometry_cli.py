@@ -61,10 +61,13 @@ def test_benchmark_writes_both_methods(small_run, capsys):
     assert record["fitter"]["n"] == 3 and record["speed_ratio"] > 1
     assert (out / "predicted_vs_true.png").exists()
     assert "same 3 stamps" in capsys.readouterr().out
-    again = ["morph", "benchmark", str(small_run / "run"), "--data", str(small_run / "sersic.h5"), "--out", str(out), "--fitter-catalog", str(out / "fitter.ecsv"), "--quiet"]
+    ceilings = [entry["r2"]["n"] for entry in record["forecast"]["by_snr"]]
+    assert len(ceilings) == 4 and np.all(np.diff(ceilings) > 0) and ceilings[-1] > 0.5  # the stamps tell more about n as S/N rises
+    again = ["morph", "benchmark", str(small_run / "run"), "--data", str(small_run / "sersic.h5"), "--out", str(out), "--fitter-catalog", str(out / "fitter.ecsv"), "--no-forecast", "--quiet"]
     assert main(again) == 2  # no silent overwrite
     assert main([*again, "--overwrite"]) == 0  # the earlier fits are read before the folder is replaced
-    assert json.loads((out / "benchmark.json").read_text())["fitter"]["n"] == 3
+    rerun = json.loads((out / "benchmark.json").read_text())
+    assert rerun["fitter"]["n"] == 3 and "forecast" not in rerun
 
 
 def test_measure_writes_named_statistics(small_run):
@@ -89,3 +92,24 @@ def test_transfer_curve_fine_tunes_on_fitter_labels(small_run, capsys):
     assert set(record["points"]["6"]["r2"]) >= {"mag", "r_e", "n", "q", "pa"}
     assert (out / "transfer_curve.png").exists() and (out / "pool_fits.ecsv").exists()
     assert main(command) == 2  # no silent overwrite
+
+
+def test_a_model_file_of_another_version_or_no_model_is_refused_by_name(small_run, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from galmerge.errors import CheckpointError
+    from galmerge.morphology.network import MODEL_FILE, MorphometryModel
+
+    original = small_run / "run" / MODEL_FILE
+    with safe_open(str(original), framework="pt") as handle:
+        metadata = handle.metadata()
+    spec = json.loads(metadata["spec"])
+    newer = tmp_path / "newer.safetensors"
+    save_file(load_file(str(original)), str(newer), metadata={**metadata, "spec": json.dumps({**spec, "input_scaling": "per-stamp"})})
+    with pytest.raises(CheckpointError, match=r"newer.safetensors: written by another galmerge version \(unknown spec field\(s\) input_scaling\)"):
+        MorphometryModel.load(newer)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not a model")
+    with pytest.raises(CheckpointError, match="garbage.safetensors: not a readable safetensors file"):
+        MorphometryModel.load(garbage)

@@ -74,7 +74,37 @@ def _flat(scores: dict) -> dict:
     return {key: {name: scores["all"][name][key] for name in names} for key in ("r2", "bias", "nmad", "outlier_fraction")}
 
 
-def benchmark_morphometry(run, data, *, out, fitter: bool = True, fitter_rows: int | None = None, fitter_catalog=None, overwrite: bool = False, progress: bool = True) -> BenchmarkResult:
+def _forecast_scores(imageset: ImageSet, *, progress: bool) -> dict:
+    """R^2 that the Fisher forecast allows (:mod:`galmerge.morphology.information`), overall and per S/N and size bin."""
+    from galmerge.morphology.information import REPORTED_SIGMA, fisher_forecast
+
+    truth = imageset.meta
+    forecast = fisher_forecast(imageset, progress=progress)
+    values = {"mag": truth["mag"], "log_r_e": np.log10(np.asarray(truth["r_e_arcsec"], dtype=np.float64)), "n": truth["n"], "q": truth["q"], "pa": truth["pa_deg"]}
+
+    def ceilings(rows):
+        return {name: forecast.r2_ceiling(name, values[name], rows=rows) for name in REPORTED_SIGMA}
+
+    def binned(column, edges):
+        return [
+            {"low": float(low), "high": float(high), "count": int(len(rows)), "r2": ceilings(rows)}
+            for low, high in zip(edges[:-1], edges[1:])
+            if len(rows := np.flatnonzero((column >= low) & (column < high))) >= 5
+        ]
+
+    size = np.asarray(truth["r_e_arcsec"]) / np.asarray(truth["psf_fwhm_arcsec"])
+    return {
+        "r2": ceilings(np.arange(len(imageset))),
+        "by_snr": binned(np.asarray(truth["snr"], dtype=np.float64), SNR_BINS),
+        "by_size_over_psf": binned(size, SIZE_BINS),
+        "median_sigma": {name: float(np.median(forecast.reported_sigma(name))) for name in REPORTED_SIGMA},
+        "method": "Fisher matrix of the noiseless model (k-space renderer) with the set's noise, plus the set's spread as a Gaussian prior",
+    }
+
+
+def benchmark_morphometry(
+    run, data, *, out, fitter: bool = True, fitter_rows: int | None = None, fitter_catalog=None, forecast: bool = True, overwrite: bool = False, progress: bool = True
+) -> BenchmarkResult:
     """Score a morphometry network and the Imfit fitter on the same stamps with known truth.
 
     Parameters
@@ -94,6 +124,9 @@ def benchmark_morphometry(run, data, *, out, fitter: bool = True, fitter_rows: i
     fitter_catalog : path, optional
         ``fitter.ecsv`` of an earlier benchmark on the same stamps: reused instead of fitting
         again (its ids must be the set's first rows).
+    forecast : bool
+        Also give the R^2 an efficient estimator could reach on these stamps (a Fisher forecast,
+        about 30-60 ms per 75 px stamp; :mod:`galmerge.morphology.information`).
     """
     import torch
 
@@ -155,6 +188,8 @@ def benchmark_morphometry(run, data, *, out, fitter: bool = True, fitter_rows: i
             column[rows] = values
             predictions[f"fitter_{name}"] = column
         fits.write(out / "fitter.ecsv", format="ascii.ecsv", overwrite=True)
+    if forecast:
+        record["forecast"] = _forecast_scores(imageset, progress=progress)
     predictions.write(out / "predictions.ecsv", format="ascii.ecsv", overwrite=True)
     catalog.write(out / "cnn_catalog.ecsv", format="ascii.ecsv", overwrite=True)
     (out / "benchmark.json").write_text(json.dumps(record, indent=2, default=float))
@@ -218,6 +253,11 @@ def format_benchmark(record: dict) -> str:
             lines.append(f"  S/N {entry_bin['low']:g}-{entry_bin['high']:g} (n={entry_bin['count']}) R2/bias/NMAD: {values}")
     if "coverage" in record.get("cnn", {}):
         lines.append("cnn coverage within 1 sigma (2 sigma): " + ", ".join(f"{k} {v['within_1sigma']:.2f} ({v['within_2sigma']:.2f})" for k, v in record["cnn"]["coverage"].items()))
+    if "forecast" in record:
+        ceiling = record["forecast"]
+        lines.append("Fisher forecast, R2 an efficient estimator could reach: " + ", ".join(f"{k} {v:.3f}" for k, v in ceiling["r2"].items()))
+        for entry_bin in ceiling["by_snr"]:
+            lines.append(f"  S/N {entry_bin['low']:g}-{entry_bin['high']:g} (n={entry_bin['count']}): " + ", ".join(f"{k} {v:.3f}" for k, v in entry_bin["r2"].items()))
     if "same_stamps" in record:
         same = record["same_stamps"]
         lines.append(f"same {same['n']} stamps, R2 cnn / fitter: " + ", ".join(f"{k} {same['cnn']['r2'][k]:.3f} / {same['fitter']['r2'][k]:.3f}" for k in ("mag", "r_e", "log_r_e", "n", "q", "pa")))

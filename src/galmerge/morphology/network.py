@@ -99,7 +99,11 @@ class MorphometryModel:
             raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
         if metadata.get("format") != _FORMAT:
             raise CheckpointError(f"{path}: not a galmerge morphometry model (a merger classifier's model file?)")
-        model = cls.build(MorphometrySpec(**json.loads(metadata["spec"])))
+        recorded = json.loads(metadata["spec"])
+        unknown = sorted(set(recorded) - set(MorphometrySpec.__dataclass_fields__))
+        if unknown:
+            raise CheckpointError(f"{path}: written by another galmerge version (unknown spec field(s) {', '.join(unknown)})")
+        model = cls.build(MorphometrySpec(**recorded))
         try:
             model.net.load_state_dict(state)
         except RuntimeError as error:
