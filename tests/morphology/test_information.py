@@ -20,10 +20,8 @@ def _one_galaxy(snr: float, seed: int) -> ImageSet:
     return generate_morphometry("hst-f160w", 1, seed=seed, options=options, progress=False)
 
 
-def _fitted_parameters(imageset: ImageSet, images: np.ndarray, electrons: float) -> np.ndarray:
-    """Maximum-likelihood (least-squares) fits of all seven parameters with scipy's own finite differences."""
-    from scipy.optimize import least_squares
-
+def _model_of(imageset: ImageSet):
+    """The galaxy's model image as a function of the seven forecast parameters, and their true values."""
     truth = imageset.meta[0]
     psf = psf_images_for(imageset)[int(truth["psf_index"])]
     scale = imageset.pixel_scale_arcsec
@@ -33,50 +31,31 @@ def _fitted_parameters(imageset: ImageSet, images: np.ndarray, electrons: float)
         params = SersicParameters(flux=np.exp(ln_flux), r_e_arcsec=np.exp(ln_r_e), n=np.clip(n, 0.3, 6.2), q=np.clip(q, 0.05, 1.0), pa_deg=np.rad2deg(pa), dx_arcsec=x * scale, dy_arcsec=y * scale)
         return render_sersic_kspace(params, psf, stamp_size=SIZE, pixel_scale_arcsec=scale)[0].astype(np.float64)
 
-    start = np.array(
-        [
-            np.log(10 ** ((22.5 - truth["mag"]) / 2.5)),
-            np.log(truth["r_e_arcsec"]),
-            truth["n"],
-            truth["q"],
-            np.deg2rad(truth["pa_deg"]),
-            truth["x_offset_arcsec"] / scale,
-            truth["y_offset_arcsec"] / scale,
-        ]
-    )
-    sigma = np.sqrt(truth["sky_sigma"] ** 2 + np.clip(model(start), 0, None) / electrons)
+    ln_flux = np.log(10 ** ((22.5 - truth["mag"]) / 2.5))
+    true = np.array([ln_flux, np.log(truth["r_e_arcsec"]), truth["n"], truth["q"], np.deg2rad(truth["pa_deg"]), truth["x_offset_arcsec"] / scale, truth["y_offset_arcsec"] / scale])
+    return model, true
+
+
+def test_forecast_matches_the_scatter_of_a_maximum_likelihood_fit():
+    from scipy.optimize import least_squares
+
+    galaxy = _one_galaxy(300.0, seed=3)
+    info = galaxy.meta.meta
+    electrons = electrons_per_nanomaggy(zeropoint=info["zeropoint"], exptime_s=info["exptime_s"])
+    forecast = fisher_forecast(galaxy, progress=False)
+    model, true = _model_of(galaxy)
+    noiseless = model(true)
+    sigma = np.sqrt(galaxy.meta["sky_sigma"][0] ** 2 + np.clip(noiseless, 0, None) / electrons)
+    images = noiseless + np.random.default_rng(0).normal(size=(60, SIZE, SIZE)) * sigma
     fits = []
-    for image in images:
+    for image in images:  # maximum-likelihood fits of all seven parameters, scipy's own finite differences
 
         def residual(theta, image=image):
             return ((image - model(theta)) / sigma).ravel()
 
         # relative steps of 1e-3: the renderer draws in float32, where scipy's default steps see no change
-        fits.append(least_squares(residual, start, diff_step=1e-3).x)
-    return np.array(fits)
-
-
-def test_forecast_matches_the_scatter_of_a_maximum_likelihood_fit():
-    galaxy = _one_galaxy(300.0, seed=3)
-    info = galaxy.meta.meta
-    electrons = electrons_per_nanomaggy(zeropoint=info["zeropoint"], exptime_s=info["exptime_s"])
-    forecast = fisher_forecast(galaxy, progress=False)
-    truth = galaxy.meta[0]
-    params = SersicParameters(
-        flux=10 ** ((22.5 - truth["mag"]) / 2.5),
-        r_e_arcsec=truth["r_e_arcsec"],
-        n=truth["n"],
-        q=truth["q"],
-        pa_deg=truth["pa_deg"],
-        dx_arcsec=truth["x_offset_arcsec"],
-        dy_arcsec=truth["y_offset_arcsec"],
-    )
-    noiseless = render_sersic_kspace(params, psf_images_for(galaxy)[int(truth["psf_index"])], stamp_size=SIZE, pixel_scale_arcsec=galaxy.pixel_scale_arcsec)[0].astype(np.float64)
-    rng = np.random.default_rng(0)
-    sigma = np.sqrt(truth["sky_sigma"] ** 2 + np.clip(noiseless, 0, None) / electrons)
-    images = noiseless + rng.normal(size=(60, SIZE, SIZE)) * sigma
-    fits = _fitted_parameters(galaxy, images, electrons)
-    scatter = fits.std(axis=0, ddof=1)
+        fits.append(least_squares(residual, true, diff_step=1e-3).x)
+    scatter = np.std(fits, axis=0, ddof=1)
     # 60 fits measure a standard deviation to about +-9 % (1 sigma); the Cramer-Rao bound of an
     # efficient estimator at S/N 300 must agree within 30 % for every parameter.
     for k, name in enumerate(FORECAST_PARAMETERS):
