@@ -7,8 +7,7 @@ import pytest
 
 from galmerge.data.imageset import ImageSet
 from galmerge.errors import DataError
-from galmerge.mocks.morphometry import MorphometryOptions, generate_morphometry, psf_images_for
-from galmerge.mocks.realism.noise import electrons_per_nanomaggy
+from galmerge.mocks.morphometry import MorphometryOptions, electrons_per_unit_for, generate_morphometry, psf_images_for
 from galmerge.mocks.sersic import SersicParameters, render_sersic_kspace
 from galmerge.morphology.information import FORECAST_PARAMETERS, fisher_forecast
 
@@ -40,8 +39,7 @@ def test_forecast_matches_the_scatter_of_a_maximum_likelihood_fit():
     from scipy.optimize import least_squares
 
     galaxy = _one_galaxy(300.0, seed=3)
-    info = galaxy.meta.meta
-    electrons = electrons_per_nanomaggy(zeropoint=info["zeropoint"], exptime_s=info["exptime_s"])
+    electrons = electrons_per_unit_for(galaxy)
     forecast = fisher_forecast(galaxy, progress=False)
     model, true = _model_of(galaxy)
     noiseless = model(true)

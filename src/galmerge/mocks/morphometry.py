@@ -23,7 +23,7 @@ from galmerge.mocks.realism.noise import electrons_per_nanomaggy, sky_sigma_from
 from galmerge.mocks.recipes import Recipe, load_recipe
 from galmerge.mocks.sersic import N_RANGE, SersicParameters, render_sersic_galsim, render_sersic_kspace
 
-__all__ = ["MorphometryOptions", "generate_morphometry", "TRUTH_COLUMNS", "load_psf_images", "psf_images_for"]
+__all__ = ["MorphometryOptions", "generate_morphometry", "TRUTH_COLUMNS", "load_psf_images", "psf_images_for", "electrons_per_unit_for"]
 
 TRUTH_COLUMNS = ("mag", "r_e_arcsec", "n", "q", "pa_deg")
 
@@ -192,6 +192,14 @@ def psf_images_for(imageset: ImageSet) -> list[np.ndarray]:
     if info.get("task") != "morphometry":
         raise RecipeError(f"{imageset.source}: not a morphometry set (no PSF record); give the PSF images")
     return _psf_images(load_recipe(info["recipe"]), MorphometryOptions(psf_scale=tuple(info["psf_scale"]), psf_file=info["psf_file"], psf_pixel_scale_arcsec=info["psf_pixel_scale_arcsec"]))
+
+
+def electrons_per_unit_for(imageset: ImageSet) -> float | None:
+    """Electrons per image unit of a morphometry set (for the shot noise), from its recorded zeropoint and exposure; None if unrecorded."""
+    info = imageset.meta.meta
+    if info.get("zeropoint") is None or info.get("exptime_s") is None:
+        return None
+    return electrons_per_nanomaggy(zeropoint=info["zeropoint"], exptime_s=info["exptime_s"])
 
 
 def _psf_images(recipe: Recipe, options: MorphometryOptions) -> list[np.ndarray]:

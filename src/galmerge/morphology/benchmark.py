@@ -53,13 +53,16 @@ def score_parameters(predicted: dict, truth: Table, *, rows=None) -> dict:
     return scores
 
 
-def _binned(predicted: dict, truth: Table, values: np.ndarray, edges) -> list[dict]:
-    out = []
+def _bins(values: np.ndarray, edges):
+    """(low, high, rows) of every bin [low, high) of ``values`` that holds at least 5 stamps."""
     for low, high in zip(edges[:-1], edges[1:]):
         rows = np.flatnonzero((values >= low) & (values < high))
         if len(rows) >= 5:
-            out.append({"low": float(low), "high": float(high), "count": int(len(rows)), **score_parameters(predicted, truth, rows=rows)})
-    return out
+            yield float(low), float(high), rows
+
+
+def _binned(predicted: dict, truth: Table, values: np.ndarray, edges) -> list[dict]:
+    return [{"low": low, "high": high, "count": int(len(rows)), **score_parameters(predicted, truth, rows=rows)} for low, high, rows in _bins(values, edges)]
 
 
 def _scores(predicted: dict, truth: Table) -> dict:
@@ -86,11 +89,7 @@ def _forecast_scores(imageset: ImageSet, *, progress: bool) -> dict:
         return {name: forecast.r2_ceiling(name, values[name], rows=rows) for name in REPORTED_SIGMA}
 
     def binned(column, edges):
-        return [
-            {"low": float(low), "high": float(high), "count": int(len(rows)), "r2": ceilings(rows)}
-            for low, high in zip(edges[:-1], edges[1:])
-            if len(rows := np.flatnonzero((column >= low) & (column < high))) >= 5
-        ]
+        return [{"low": low, "high": high, "count": int(len(rows)), "r2": ceilings(rows)} for low, high, rows in _bins(column, edges)]
 
     size = np.asarray(truth["r_e_arcsec"]) / np.asarray(truth["psf_fwhm_arcsec"])
     return {
@@ -131,8 +130,7 @@ def benchmark_morphometry(
     import torch
 
     from galmerge.data.sources import load_imageset
-    from galmerge.mocks.morphometry import psf_images_for
-    from galmerge.mocks.realism.noise import electrons_per_nanomaggy
+    from galmerge.mocks.morphometry import electrons_per_unit_for, psf_images_for
     from galmerge.morphology.catalog import predict_morphometry
     from galmerge.morphology.fitter import fit_sersic
     from galmerge.morphology.network import MorphometryModel
@@ -159,15 +157,13 @@ def benchmark_morphometry(
     predictions = Table({"id": imageset.ids, **{f"true_{n}": truth[c] for n, c in TRUTH_COLUMNS.items()}, "snr": truth["snr"], **{f"cnn_{n}": v for n, v in cnn.items()}})
     if fitter:
         rows = np.arange(len(imageset) if fitter_rows is None else min(fitter_rows, len(imageset)))
-        info = truth.meta
-        electrons = electrons_per_nanomaggy(zeropoint=info["zeropoint"], exptime_s=info["exptime_s"]) if "zeropoint" in info else None
         if earlier_fits is not None:
             fits = earlier_fits
             rows = np.arange(len(fits))
             if len(fits) > len(imageset) or not np.array_equal(np.asarray(fits["id"]), imageset.ids[rows]):
                 raise DataError(f"{fitter_catalog}: its ids are not the first {len(fits)} stamps of {imageset.source}")
         else:
-            fits = fit_sersic(imageset[rows], psf_images_for(imageset), electrons_per_unit=electrons, progress=progress)
+            fits = fit_sersic(imageset[rows], psf_images_for(imageset), electrons_per_unit=electrons_per_unit_for(imageset), progress=progress)
         fitted = {name: np.asarray(fits[name if name not in ("r_e", "pa") else {"r_e": "r_e_arcsec", "pa": "pa_deg"}[name]]) for name in PARAMETERS}
         sub_truth = truth[rows]
         cnn_sub = {k: v[rows] for k, v in cnn.items()}

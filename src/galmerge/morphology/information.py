@@ -111,8 +111,7 @@ def fisher_forecast(imageset: ImageSet, *, psf_images: list | None = None, elect
         For the shot noise (default from the table's zeropoint and exposure time; None there: sky only).
     """
     from galmerge.display import progress_bar
-    from galmerge.mocks.morphometry import psf_images_for
-    from galmerge.mocks.realism.noise import electrons_per_nanomaggy
+    from galmerge.mocks.morphometry import electrons_per_unit_for, psf_images_for
 
     table = imageset.meta
     needed = ("mag", "r_e_arcsec", "n", "q", "pa_deg", "x_offset_arcsec", "y_offset_arcsec", "sky_sigma", "psf_index")
@@ -123,9 +122,8 @@ def fisher_forecast(imageset: ImageSet, *, psf_images: list | None = None, elect
         raise DataError(f"{imageset.source}: no pixel scale")
     scale = float(imageset.pixel_scale_arcsec)
     psfs = psf_images if psf_images is not None else psf_images_for(imageset)
-    info = table.meta
-    if electrons_per_unit is None and info.get("zeropoint") is not None and info.get("exptime_s") is not None:
-        electrons_per_unit = electrons_per_nanomaggy(zeropoint=info["zeropoint"], exptime_s=info["exptime_s"])
+    if electrons_per_unit is None:
+        electrons_per_unit = electrons_per_unit_for(imageset)
     column = lambda name: np.asarray(table[name], dtype=np.float64)  # noqa: E731
     params = SersicParameters(
         flux=10 ** ((22.5 - column("mag")) / 2.5),

@@ -101,8 +101,7 @@ def finetune_morphometry_curve(
         New folder for ``transfer.json`` and ``transfer_curve.png`` (the output policy of
         :func:`galmerge.runs.new_output_folder`: ``overwrite`` replaces only an earlier transfer folder).
     """
-    from galmerge.mocks.morphometry import psf_images_for
-    from galmerge.mocks.realism.noise import electrons_per_nanomaggy
+    from galmerge.mocks.morphometry import electrons_per_unit_for, psf_images_for
     from galmerge.morphology.benchmark import score_parameters
     from galmerge.morphology.catalog import predict_morphometry
     from galmerge.morphology.fitter import fit_sersic
@@ -116,9 +115,7 @@ def finetune_morphometry_curve(
     model = MorphometryModel.load(run)
     out = new_output_folder(out, kind="morphometry-transfer", overwrite=overwrite, what="galmerge morphometry transfer folder")
     if pool_fits is None and ks[-1] > 0:
-        info = pool.meta.meta
-        electrons = electrons_per_nanomaggy(zeropoint=info["zeropoint"], exptime_s=info["exptime_s"]) if "zeropoint" in info else None
-        pool_fits = fit_sersic(pool[np.arange(ks[-1])], psf_images_for(pool), electrons_per_unit=electrons, progress=progress)
+        pool_fits = fit_sersic(pool[np.arange(ks[-1])], psf_images_for(pool), electrons_per_unit=electrons_per_unit_for(pool), progress=progress)
         pool_fits.write(out / "pool_fits.ecsv", format="ascii.ecsv", overwrite=True)
     if pool_fits is not None and len(pool_fits) < ks[-1]:
         raise DataError(f"fits of {len(pool_fits)} pool stamps given; {ks[-1]} labels asked for")
