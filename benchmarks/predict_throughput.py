@@ -70,6 +70,14 @@ def main():
             runner.logits(batch)  # warm-up (and ONNX export, cached)
             rate = median_rate(len(batch), lambda: runner.logits(batch), args.repeats * 3)  # noqa: B023 (called at once)
             print(f"{'raw forward, in-memory batch of 1024, ' + name:52s} {rate:9.0f}")
+        if onnx_available():  # the call size of the ONNX backend (OnnxBackend.call_size)
+            from galmerge.catalog.backends import OnnxBackend
+
+            for call_size in (1024, 256, 64, 16, 4):
+                runner = OnnxBackend(trained.model, input_shape=(3, 75, 75), call_size=call_size)
+                runner.logits(batch)
+                rate = median_rate(len(batch), lambda: runner.logits(batch), args.repeats * 3)  # noqa: B023 (called at once)
+                print(f"{f'raw forward, onnx, in calls of {call_size}':52s} {rate:9.0f}")
         counter = iter(range(10**6))
         for name in backends:
 

@@ -30,6 +30,9 @@ def test_exported_model_matches_pytorch_from_its_metadata_alone(trained_run, tmp
     # the ONNX Runtime backend runs the same graph
     backend = OnnxBackend(trained_run.trained.model, input_shape=(3, 75, 75), cache_dir=tmp_path / "cache")
     np.testing.assert_array_equal(backend.logits(inputs), logits)
+    in_calls = OnnxBackend(trained_run.trained.model, input_shape=(3, 75, 75), cache_dir=tmp_path / "cache", call_size=5)  # 13 calls, the last of 4
+    for split, whole in zip(in_calls.outputs(inputs), (logits, features)):
+        np.testing.assert_allclose(split, whole, rtol=1e-6, atol=1e-6)
     with pytest.raises(OutputExistsError, match="already exists"):
         export_onnx(trained_run.run_dir, path)
     (tmp_path / "notes.onnx").write_text("mine")

@@ -36,6 +36,14 @@ def test_round_trip_through_a_dict_gives_the_same_transform():
     assert pre.transform(images).shape == (20, 3, 8, 8)
 
 
+@pytest.mark.parametrize("options", [{}, {"stretch": "asinh"}, {"input_size": 12, "crop_fraction": 0.75, "stretch": "asinh"}, {"input_size": 24}])
+def test_prediction_transform_gives_the_training_transform_numbers(options):
+    images = np.random.default_rng(5).gamma(1.0, 3.0, size=(30, 3, 20, 20)).astype(np.float32) - 2.0
+    pre = Preprocessor(**options).fit(images)
+    expected = pre.transform_tensor(torch.from_numpy(images)).numpy()
+    np.testing.assert_allclose(pre.transform(images, chunk_size=7), expected, rtol=1e-6, atol=1e-6)
+
+
 def test_band_count_and_nan_are_refused_at_transform():
     pre = Preprocessor().fit(np.ones((4, 3, 8, 8), dtype=np.float32))
     with pytest.raises(ModelMismatchError, match="2 bands, but the model was trained on 3"):
@@ -44,6 +52,8 @@ def test_band_count_and_nan_are_refused_at_transform():
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(DataError, match="NaN"):
         pre.transform(bad)
+    with pytest.raises(DataError, match="NaN"):
+        pre.transform_tensor(torch.from_numpy(bad))
 
 
 def test_constant_band_does_not_divide_by_zero():

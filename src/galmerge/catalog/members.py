@@ -101,10 +101,10 @@ def member_outputs(member: Member, images: np.ndarray, *, tta: bool, features: b
 def statistics_probabilities(members, images: np.ndarray) -> list[np.ndarray]:
     """p(merger) of each member's statistics classifier (members without one are skipped), on the prior it was trained with.
 
-    Non-finite pixels count as zero. The image statistics, the costly part, are measured once
-    for all members that use the same statistics at the same stamp side (an ensemble of runs).
+    The images come from a catalog input's reader, which has filled their non-finite pixels.
+    The image statistics, the costly part, are measured once for all members that use the same
+    statistics at the same stamp side (an ensemble of runs).
     """
-    images = np.nan_to_num(np.asarray(images, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     measured: dict[tuple, np.ndarray] = {}
     probabilities = []
     for member in members:

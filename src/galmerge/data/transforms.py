@@ -146,6 +146,11 @@ class Preprocessor:
     def transform(self, images, *, rows=None, chunk_size: int = 256, source: str = "images") -> np.ndarray:
         """Return preprocessed float32 images as a new array (N, bands, size, size).
 
+        The same numbers as :meth:`transform_tensor` (to float32 rounding), computed for
+        prediction: crop and resize in PyTorch where needed, the stretch and normalisation in
+        NumPy, in place. PyTorch's thread pool keeps its threads spinning between operations;
+        alternated with ONNX Runtime's it slowed catalog prediction 1.5-3x on 2 cores.
+
         Parameters
         ----------
         images : ndarray (N, bands, H, W)
@@ -162,26 +167,40 @@ class Preprocessor:
         self._check_fitted()
         if images.ndim != 4:
             raise DataError(f"{source}: expected (N, bands, height, width), got shape {images.shape}")
-        rows = np.arange(len(images)) if rows is None else np.asarray(rows)
+        self._check_bands(images.shape[1], source=source)
+        n_rows = len(images) if rows is None else len(rows)
         side = self.input_size or images.shape[-1]
-        out = np.empty((len(rows), images.shape[1], side, side), dtype=np.float32)
-        for start in range(0, len(rows), chunk_size):
-            chunk = np.ascontiguousarray(images[rows[start : start + chunk_size]], dtype=np.float32)
-            out[start : start + len(chunk)] = self.transform_tensor(torch.from_numpy(chunk), source=source).numpy()
+        out = np.empty((n_rows, images.shape[1], side, side), dtype=np.float32)
+        mean = self.mean_.astype(np.float32).reshape(1, -1, 1, 1)
+        std = self.std_.astype(np.float32).reshape(1, -1, 1, 1)
+        for start in range(0, n_rows, chunk_size):
+            stop = min(n_rows, start + chunk_size)
+            chunk = np.asarray(images[start:stop] if rows is None else images[np.asarray(rows[start:stop])], dtype=np.float32)
+            if not np.isfinite(chunk.sum()) and not np.isfinite(chunk).all():  # see transform_tensor
+                raise _nonfinite_error(source)
+            if chunk.shape[-1] != side or chunk.shape[-2] != side or self.crop_fraction != 1:
+                chunk = self._geometry(torch.from_numpy(np.array(chunk))).numpy()
+            target = out[start:stop]  # written in place; the caller's images are only read
+            if self.stretch == "asinh":
+                chunk = np.arcsinh(np.divide(chunk, self.asinh_scale_.astype(np.float32).reshape(1, -1, 1, 1), out=target), out=target)
+            np.divide(np.subtract(chunk, mean, out=target), std, out=target)
         return out
 
     def transform_tensor(self, images: torch.Tensor, *, source: str = "images") -> torch.Tensor:
-        """Preprocess a float tensor batch (N, bands, H, W); the differentiable core of :meth:`transform`."""
+        """Preprocess a float tensor batch (N, bands, H, W); the differentiable core of training."""
         self._check_fitted()
-        if images.shape[1] != self.n_bands_:
-            raise ModelMismatchError(f"{source}: {images.shape[1]} bands, but the model was trained on {self.n_bands_}")
+        self._check_bands(images.shape[1], source=source)
         # One reduction instead of a boolean image per pixel: any NaN or inf makes the sum non-finite.
         if not torch.isfinite(images.sum()) and not torch.isfinite(images).all():
-            raise DataError(f"{source}: NaN or infinite pixels reached preprocessing; load data through galmerge's loaders")
+            raise _nonfinite_error(source)
         images = self._stretch(self._geometry(images))
         mean = torch.as_tensor(self.mean_, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
         std = torch.as_tensor(self.std_, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
         return (images - mean) / std
+
+    def _check_bands(self, n_bands: int, *, source: str) -> None:
+        if n_bands != self.n_bands_:
+            raise ModelMismatchError(f"{source}: {n_bands} bands, but the model was trained on {self.n_bands_}")
 
     def _check_fitted(self):
         if not self.is_fitted:
@@ -212,6 +231,10 @@ class Preprocessor:
         pre.std_ = np.asarray(state["std"], dtype=np.float64)
         pre.n_bands_ = len(pre.mean_)
         return pre
+
+
+def _nonfinite_error(source: str) -> DataError:
+    return DataError(f"{source}: NaN or infinite pixels reached preprocessing; load data through galmerge's loaders")
 
 
 def _robust_scale(images: np.ndarray, rows: np.ndarray, max_pixels: int = 2_000_000) -> np.ndarray:
