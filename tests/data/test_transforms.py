@@ -84,6 +84,8 @@ def test_the_eight_dihedral_elements_are_distinct_symmetries():
     assert len({tuple(r.flatten().tolist()) for r in results}) == 8
     for r in results:  # each keeps the pixel values, just moves them
         assert sorted(r.flatten().tolist()) == sorted(image.flatten().tolist())
+    for element, result in enumerate(results):  # NumPy arrays get the same elements, in the same order
+        np.testing.assert_array_equal(dihedral_element(image.numpy(), element), result.numpy())
 
 
 def test_random_dihedral_moves_pixels_per_image_and_is_seeded():

@@ -74,8 +74,6 @@ def member_outputs(member: Member, images: np.ndarray, *, tta: bool, features: b
         V = 8 dihedral views with ``tta``, else 1.
     features : ndarray (N, D) or None
     """
-    import torch
-
     from galmerge.data.transforms import DIHEDRAL_GROUP_SIZE, dihedral_element
     from galmerge.models.inference import softmax_merger
 
@@ -92,9 +90,8 @@ def member_outputs(member: Member, images: np.ndarray, *, tta: bool, features: b
         else:
             logits = member.runner.logits(batch)
         views[0, start:stop] = softmax_merger(logits)
-        tensor = torch.from_numpy(batch)
         for element in range(1, n_views):
-            views[element, start:stop] = softmax_merger(member.runner.logits(dihedral_element(tensor, element).contiguous().numpy()))
+            views[element, start:stop] = softmax_merger(member.runner.logits(np.ascontiguousarray(dihedral_element(batch, element))))
     return views, (np.concatenate(feature_rows) if feature_rows else None)
 
 

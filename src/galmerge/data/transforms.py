@@ -266,8 +266,14 @@ def random_dihedral(images: torch.Tensor, generator: torch.Generator) -> torch.T
     return out
 
 
-def dihedral_element(images: torch.Tensor, element: int) -> torch.Tensor:
-    """Element ``element`` (0-7) of D4: rotation by ``element % 4`` quarter turns, flipped if ``element >= 4``."""
+def dihedral_element(images, element: int):
+    """Element ``element`` (0-7) of D4: rotation by ``element % 4`` quarter turns, flipped if ``element >= 4``.
+
+    ``images`` is a Tensor or an ndarray (..., H, W); an ndarray gives a NumPy view, so
+    test-time augmentation before ONNX Runtime does not start PyTorch's threads.
+    """
+    if isinstance(images, np.ndarray):
+        return np.rot90(images[..., ::-1] if element >= 4 else images, k=element % 4, axes=(-2, -1))
     if element >= 4:
         images = torch.flip(images, dims=(-1,))
     return torch.rot90(images, k=element % 4, dims=(-2, -1))

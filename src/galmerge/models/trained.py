@@ -233,8 +233,7 @@ class TrainedModel:
             if not tta:
                 p_all.append(merger_probabilities(runner, batch, batch_size=batch_size))
                 continue
-            tensor = torch.from_numpy(batch)
-            views = np.stack([merger_probabilities(runner, dihedral_element(tensor, element).contiguous().numpy(), batch_size=batch_size) for element in range(DIHEDRAL_GROUP_SIZE)])
+            views = np.stack([merger_probabilities(runner, np.ascontiguousarray(dihedral_element(batch, element)), batch_size=batch_size) for element in range(DIHEDRAL_GROUP_SIZE)])
             p_all.append(views.mean(axis=0))
             p_std.append(views.std(axis=0))
         p_merger = np.concatenate(p_all) if p_all else np.zeros(0)
