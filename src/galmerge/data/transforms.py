@@ -149,7 +149,8 @@ class Preprocessor:
         The same numbers as :meth:`transform_tensor` (to float32 rounding), computed for
         prediction: crop and resize in PyTorch where needed, the stretch and normalisation in
         NumPy, in place. PyTorch's thread pool keeps its threads spinning between operations;
-        alternated with ONNX Runtime's it slowed catalog prediction 1.5-3x on 2 cores.
+        alternated with ONNX Runtime's, it made preprocessing plus the forward pass 1.5-3x slower
+        on 2 cores than NumPy preprocessing did.
 
         Parameters
         ----------
