@@ -140,7 +140,7 @@ def score_chunk(job: CatalogJob, members, images: np.ndarray, meta, *, source: s
     with_statistics = [m for m in members if m.statistics is not None] if job.statistics else []
     statistics = [
         shift_prior(p, training_prior=m.statistics_record["training_merger_fraction"], survey_prior=job.survey_prior)
-        for m, p in zip(with_statistics, statistics_probabilities(with_statistics, images) if with_statistics else [])
+        for m, p in zip(with_statistics, statistics_probabilities(with_statistics, images))
     ]
     cut_flags = np.asarray(meta["cut_flags"], dtype=np.int16) if "cut_flags" in meta.colnames else np.zeros(len(images), np.int16)
     nonfinite = np.asarray(meta["nonfinite_fraction"], dtype=np.float32) if "nonfinite_fraction" in meta.colnames else np.zeros(len(images), np.float32)

@@ -174,6 +174,7 @@ class Preprocessor:
         out = np.empty((n_rows, images.shape[1], side, side), dtype=np.float32)
         mean = self.mean_.astype(np.float32).reshape(1, -1, 1, 1)
         std = self.std_.astype(np.float32).reshape(1, -1, 1, 1)
+        scale = self.asinh_scale_.astype(np.float32).reshape(1, -1, 1, 1) if self.stretch == "asinh" else None
         for start in range(0, n_rows, chunk_size):
             stop = min(n_rows, start + chunk_size)
             chunk = np.asarray(images[start:stop] if rows is None else images[np.asarray(rows[start:stop])], dtype=np.float32)
@@ -182,8 +183,8 @@ class Preprocessor:
             if chunk.shape[-1] != side or chunk.shape[-2] != side or self.crop_fraction != 1:
                 chunk = self._geometry(torch.from_numpy(np.array(chunk))).numpy()
             target = out[start:stop]  # written in place; the caller's images are only read
-            if self.stretch == "asinh":
-                chunk = np.arcsinh(np.divide(chunk, self.asinh_scale_.astype(np.float32).reshape(1, -1, 1, 1), out=target), out=target)
+            if scale is not None:
+                chunk = np.arcsinh(np.divide(chunk, scale, out=target), out=target)
             np.divide(np.subtract(chunk, mean, out=target), std, out=target)
         return out
 
