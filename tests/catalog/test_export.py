@@ -33,6 +33,7 @@ def test_exported_model_matches_pytorch_from_its_metadata_alone(trained_run, tmp
     in_calls = OnnxBackend(trained_run.trained.model, input_shape=(3, 75, 75), cache_dir=tmp_path / "cache", call_size=5)  # 13 calls, the last of 4
     for split, whole in zip(in_calls.outputs(inputs), (logits, features)):
         np.testing.assert_allclose(split, whole, rtol=1e-6, atol=1e-6)
+    assert in_calls.logits(inputs[:0]).shape == (0, 2)
     with pytest.raises(OutputExistsError, match="already exists"):
         export_onnx(trained_run.run_dir, path)
     (tmp_path / "notes.onnx").write_text("mine")

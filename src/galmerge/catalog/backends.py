@@ -71,7 +71,8 @@ class OnnxBackend:
 
     def _run(self, names: list[str], images: np.ndarray) -> list[np.ndarray]:
         images = np.ascontiguousarray(images, dtype=np.float32)
-        calls = [self.session.run(names, {"images": images[start : start + self.call_size]}) for start in range(0, len(images), self.call_size)]
+        # max(..., 1): no images is still one call, which returns empty outputs of the right shape.
+        calls = [self.session.run(names, {"images": images[start : start + self.call_size]}) for start in range(0, max(len(images), 1), self.call_size)]
         if len(calls) == 1:
             return calls[0]
         return [np.concatenate([call[k] for call in calls]) for k in range(len(names))]
