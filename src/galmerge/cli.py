@@ -252,7 +252,7 @@ def cmd_mock_morphometry(args) -> int:
 def cmd_morph_train(args) -> int:
     from galmerge.morphology import MorphometryConfig, train_morphometry
 
-    overrides = {"model": args.model, "epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size, "lr": args.lr}
+    overrides = {"model": args.model, "epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size, "lr": args.lr, "apertures": False if args.no_apertures else None}
     config = MorphometryConfig.from_toml(args.config, **overrides) if args.config else MorphometryConfig(**{k: v for k, v in overrides.items() if v is not None})
     run = train_morphometry(args.source, out=args.out, config=config, init_from=args.init_from, overwrite=args.overwrite, progress=not args.quiet)
     summary = ", ".join(f"{name} {v['r2']:.3f} ({v['coverage_1sigma']:.2f})" for name, v in run.metrics["validation"].items())
@@ -577,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     morph_train.add_argument("--lr", type=float)
     morph_train.add_argument("--seed", type=int)
     morph_train.add_argument("--init-from", type=Path, help="start from another morphometry run")
+    morph_train.add_argument("--no-apertures", action="store_true", help="no aperture magnitudes as inputs (the magnitude from the pixels alone)")
     morph_train.add_argument("--overwrite", action="store_true")
     morph_train.set_defaults(func=cmd_morph_train)
     morph_predict = common(morph_sub.add_parser("predict", help="catalog of Sersic parameters and uncertainties"))

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from galmerge.errors import CheckpointError, DataError, ModelMismatchError
+from galmerge.morphology.apertures import Apertures
 from galmerge.morphology.targets import TARGETS
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class MorphometrySpec:
     extra_mean: list = field(default_factory=list)
     extra_std: list = field(default_factory=list)
     targets: list = field(default_factory=lambda: list(TARGETS))
+    apertures: dict | None = None  # Apertures.to_dict(); None: a network without the photometric anchor
 
 
 class MorphometryModel:
@@ -65,12 +67,14 @@ class MorphometryModel:
         self.net = net.eval()
         self.spec = spec
         self.preprocessor = Preprocessor.from_dict(spec.preprocessing)
+        self.apertures = Apertures.from_dict(spec.apertures)
 
     @classmethod
     def build(cls, spec: MorphometrySpec) -> "MorphometryModel":
         from galmerge.models.heads import RegressionNet
 
-        net = RegressionNet(architecture=spec.architecture, in_bands=spec.in_bands, input_size=spec.input_size, n_targets=len(spec.targets), n_extra=len(spec.extra_names))
+        n_apertures = 0 if spec.apertures is None else len(spec.apertures["radii_px"])
+        net = RegressionNet(architecture=spec.architecture, in_bands=spec.in_bands, input_size=spec.input_size, n_targets=len(spec.targets), n_extra=len(spec.extra_names) + n_apertures)
         return cls(net, spec)
 
     def save(self, path) -> Path:
@@ -110,13 +114,23 @@ class MorphometryModel:
             raise CheckpointError(f"{path}: weights do not fit the recorded architecture ({str(error)[:200]})") from None
         return model.__class__(model.net, model.spec)
 
-    def normalise_extra(self, extra: np.ndarray | None) -> torch.Tensor | None:
-        """The network's extra inputs from raw ones (None for a network that takes none)."""
-        if not self.spec.extra_names:
-            return None
-        if extra is None:
-            raise DataError(f"the network takes {', '.join(self.spec.extra_names)} as inputs; none given")
-        return torch.from_numpy(((extra - np.asarray(self.spec.extra_mean)) / np.asarray(self.spec.extra_std)).astype(np.float32))
+    def network_inputs(self, images: np.ndarray, extra: np.ndarray | None) -> tuple[torch.Tensor | None, np.ndarray]:
+        """The network's scalar inputs for raw ``images`` and raw ``extra`` columns, and the target offsets.
+
+        Returns the standardised extra inputs (table columns, then aperture magnitudes; None for
+        a network that takes none) and the (N, 6) offsets to add to its de-standardised outputs
+        (the anchor magnitude in the ``mag`` column; zeros for a network without apertures).
+        """
+        columns = []
+        if self.spec.extra_names:
+            if extra is None:
+                raise DataError(f"the network takes {', '.join(self.spec.extra_names)} as inputs; none given")
+            columns.append(((extra - np.asarray(self.spec.extra_mean)) / np.asarray(self.spec.extra_std)).astype(np.float32))
+        offsets = np.zeros((len(images), len(TARGETS)))
+        if self.apertures is not None:
+            aperture_inputs, offsets[:, 0] = self.apertures.inputs(images)
+            columns.append(aperture_inputs)
+        return (torch.from_numpy(np.concatenate(columns, axis=1)) if columns else None), offsets
 
     @torch.no_grad()
     def predict(self, images: np.ndarray, extra: np.ndarray | None = None, *, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -127,11 +141,11 @@ class MorphometryModel:
         means, sigmas = [], []
         mean_t, std_t = np.asarray(self.spec.target_mean), np.asarray(self.spec.target_std)
         for start in range(0, len(images), batch_size):
-            batch = self.preprocessor.transform_tensor(torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size], dtype=np.float32)))
-            extras = self.normalise_extra(None if extra is None else extra[start : start + batch_size])
-            _, output = self.net(batch, extras)
+            raw = np.ascontiguousarray(images[start : start + batch_size], dtype=np.float32)
+            extras, offsets = self.network_inputs(raw, None if extra is None else extra[start : start + batch_size])
+            _, output = self.net(self.preprocessor.transform_tensor(torch.from_numpy(raw)), extras)
             mean, log_sigma = self.net.split(output)
-            means.append(mean.numpy() * std_t + mean_t)
+            means.append(mean.numpy() * std_t + mean_t + offsets)
             sigmas.append(np.exp(log_sigma.numpy()) * std_t)
         if not means:
             return np.zeros((0, len(TARGETS))), np.zeros((0, len(TARGETS)))

@@ -19,6 +19,7 @@ import torch
 
 from galmerge.data.imageset import ImageSet
 from galmerge.errors import ConfigError, DataError
+from galmerge.morphology.apertures import Apertures
 from galmerge.morphology.network import MODEL_FILE, MorphometryModel, MorphometrySpec, extra_inputs_from_table
 from galmerge.morphology.targets import TARGETS, targets_from_table
 from galmerge.tomlfiles import read_toml
@@ -44,6 +45,9 @@ class MorphometryConfig:
     stretch : {"asinh", "none"}
         asinh with one scale fitted on the training images: a fixed map, so the absolute flux
         scale (needed for magnitudes) survives preprocessing.
+    apertures : bool
+        Feed the network the asinh magnitudes of apertures around the stamp centre and have it
+        predict the magnitude relative to one of them (:mod:`galmerge.morphology.apertures`).
     nll_beta : float
         beta of the beta-NLL training loss (:func:`galmerge.models.heads.gaussian_nll`; 0: plain
         Gaussian NLL). The checkpoint is chosen by the plain NLL of the validation split. 0.5,
@@ -62,6 +66,7 @@ class MorphometryConfig:
     seed: int = 0
     accelerator: str = "cpu"
     nll_beta: float = NLL_BETA
+    apertures: bool = True
 
     def __post_init__(self):
         if self.stretch not in ("none", "asinh"):
@@ -197,6 +202,13 @@ def train_morphometry(source, *, out=None, config: MorphometryConfig | None = No
     val_rows, train_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
     input_size = imageset.image_shape[0]
     preprocessor = Preprocessor(input_size=input_size, stretch=config.stretch).fit(imageset.images, rows=train_rows)
+    start = MorphometryModel.load(init_from) if init_from is not None else None
+    if start is not None:
+        apertures = start.apertures
+    else:
+        apertures = Apertures.fit(imageset.images, targets[:, 0], rows=train_rows) if config.apertures else None
+    aperture_inputs, anchor = apertures.inputs(imageset.images) if apertures is not None else (None, 0.0)
+    targets = targets - np.outer(anchor, np.eye(len(TARGETS))[0])  # the magnitude relative to the anchor aperture
     t_mean, t_std = targets[train_rows].mean(axis=0), targets[train_rows].std(axis=0) + 1e-6
     e_mean, e_std = extra_raw[train_rows].mean(axis=0), extra_raw[train_rows].std(axis=0) + 1e-6
     spec = MorphometrySpec(
@@ -211,9 +223,9 @@ def train_morphometry(source, *, out=None, config: MorphometryConfig | None = No
         extra_names=list(config.extra_inputs),
         extra_mean=e_mean.tolist(),
         extra_std=e_std.tolist(),
+        apertures=None if apertures is None else apertures.to_dict(),
     )
-    if init_from is not None:
-        start = MorphometryModel.load(init_from)
+    if start is not None:
         if (start.spec.architecture, start.spec.in_bands, start.spec.extra_names) != (spec.architecture, spec.in_bands, spec.extra_names):
             raise ConfigError(f"{init_from}: another architecture, band count or inputs than this run")
         spec = start.spec  # keep its scales: the weights were learned with them
@@ -221,11 +233,13 @@ def train_morphometry(source, *, out=None, config: MorphometryConfig | None = No
     run_dir = run.path
     (run_dir / "config.json").write_text(json.dumps({**asdict(config), "data": str(getattr(source, "source", source))}, indent=2))
     z_targets = ((targets - np.asarray(spec.target_mean)) / np.asarray(spec.target_std)).astype(np.float32)
-    z_extra = torch.from_numpy(((extra_raw - np.asarray(spec.extra_mean)) / np.asarray(spec.extra_std)).astype(np.float32)) if config.extra_inputs else None
+    columns = [((extra_raw - np.asarray(spec.extra_mean)) / np.asarray(spec.extra_std)).astype(np.float32)] if config.extra_inputs else []
+    columns += [] if aperture_inputs is None else [aperture_inputs]  # the order of MorphometryModel.network_inputs
+    z_extra = torch.from_numpy(np.concatenate(columns, axis=1)) if columns else None
     pl.seed_everything(config.seed, verbose=False)
     module = _regressor_class()(
         n_targets=len(TARGETS),
-        n_extra=len(config.extra_inputs),
+        n_extra=len(config.extra_inputs) + (0 if apertures is None else len(apertures.radii_px)),
         nll_beta=config.nll_beta,
         architecture=config.model,
         in_bands=imageset.n_bands,
@@ -235,9 +249,9 @@ def train_morphometry(source, *, out=None, config: MorphometryConfig | None = No
         adam_betas=(0.9, 0.999),
         lr_schedule="one-cycle",
     )
-    if init_from is not None:
+    if start is not None:
         module.model.load_state_dict(start.net.state_dict())
-    transform = preprocessor.transform_tensor if init_from is None else start.preprocessor.transform_tensor
+    transform = preprocessor.transform_tensor if start is None else start.preprocessor.transform_tensor
     train_batches = RegressionBatches(imageset.images, z_targets, z_extra, rows=train_rows, batch_size=config.batch_size, shuffle=True, seed=config.seed, transform=transform)
     val_batches = RegressionBatches(imageset.images, z_targets, z_extra, rows=val_rows, batch_size=512, shuffle=False, seed=config.seed, transform=transform)
     trainer_config = TrainConfig(epochs=config.epochs, monitor="val_loss", early_stopping_patience=0, accelerator=config.accelerator, devices=1, seed=config.seed)
@@ -249,7 +263,8 @@ def train_morphometry(source, *, out=None, config: MorphometryConfig | None = No
     model = MorphometryModel(module.model.cpu().eval(), spec)
     model.save(run_dir / MODEL_FILE)
     mean, sigma = model.predict(imageset.images[val_rows], extra_raw[val_rows] if config.extra_inputs else None)
-    metrics = {"n_train": int(len(train_rows)), "n_val": int(len(val_rows)), "validation": validation_summary(mean, sigma, targets[val_rows])}
+    truth = targets_from_table(imageset.meta[val_rows], source=imageset.source)
+    metrics = {"n_train": int(len(train_rows)), "n_val": int(len(val_rows)), "validation": validation_summary(mean, sigma, truth)}
     run.metrics.write_text(json.dumps(metrics, indent=2))
     return MorphometryRun(run_dir=run_dir, model=model, metrics=metrics)
 

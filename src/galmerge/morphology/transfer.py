@@ -63,9 +63,9 @@ def finetune_morphometry(model: MorphometryModel, labelled: ImageSet, *, epochs:
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.eval()
     spec = model.spec
-    z_targets = (targets_from_table(labelled.meta, source=labelled.source) - np.asarray(spec.target_mean)) / np.asarray(spec.target_std)
+    extra, offsets = model.network_inputs(labelled.images, extra_inputs_from_table(labelled.meta, spec.extra_names) if spec.extra_names else None)
+    z_targets = (targets_from_table(labelled.meta, source=labelled.source) - offsets - np.asarray(spec.target_mean)) / np.asarray(spec.target_std)
     targets = torch.from_numpy(z_targets.astype(np.float32))
-    extra = model.normalise_extra(extra_inputs_from_table(labelled.meta, spec.extra_names)) if spec.extra_names else None
     images = model.preprocessor.transform_tensor(torch.from_numpy(np.ascontiguousarray(labelled.images, dtype=np.float32)))
     optimiser = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr)
     for _ in range(epochs):
