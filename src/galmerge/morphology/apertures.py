@@ -10,8 +10,8 @@ pixels and the curve of growth.
 
 The apertures are summed with one matrix product over the batch, with exact pixel-overlap weights
 from photutils: all stamps share the centre and the radii, so the per-image loop of
-``photutils.aperture.aperture_photometry`` (about 1 ms per image, as long as the network's forward
-pass) is not needed.
+``photutils.aperture.aperture_photometry`` (3 ms per image for 8 apertures, twice the network's
+forward pass; 0.02 ms here) is not needed.
 """
 
 from __future__ import annotations
