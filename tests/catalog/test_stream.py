@@ -161,13 +161,17 @@ def test_the_runs_statistics_classifier_scores_the_catalog_too(trained_run, fres
     prior_odds = (0.02 / 0.98) / (record["training_merger_fraction"] / (1 - record["training_merger_fraction"]))
     np.testing.assert_allclose((q / (1 - q)) / (p / (1 - p)), prior_odds, rtol=1e-3)
     assert plain.header["models"][0]["statistics_model"]["sha256"] and "p_merger_statistics" in plain.header["columns"]
+    # the pooled column lies between the two in log-odds, on the survey prior like them
+    for catalog in (a, b):
+        odds = [np.log(x / (1 - x)) for x in (np.asarray(catalog[c], np.float64) for c in ("p_merger", "p_merger_statistics", "p_merger_combined"))]
+        assert np.all(odds[2] >= np.minimum(odds[0], odds[1]) - 1e-4) and np.all(odds[2] <= np.maximum(odds[0], odds[1]) + 1e-4)
     damaged = tmp_path / "damaged"
     shutil.copytree(trained_run.run_dir, damaged, ignore=shutil.ignore_patterns("checkpoints", "figures"))
     (damaged / saved.name).write_text("{")
     with pytest.raises(CheckpointError, match="statistics_model.json"):
         predict_survey(damaged, fresh_file, out=tmp_path / "c.parquet", backend="torch", ood=False, progress=False)
     skipped = predict_survey(trained_run.run_dir, fresh_file, out=tmp_path / "e.parquet", backend="torch", ood=False, statistics=False, progress=False)
-    assert "p_merger_statistics" not in read_catalog(skipped.path).colnames and skipped.header["models"][0]["statistics_model"] is None
+    assert not {"p_merger_statistics", "p_merger_combined"} & set(read_catalog(skipped.path).colnames) and skipped.header["models"][0]["statistics_model"] is None
     older = tmp_path / "older"  # a run trained before runs had one gives the network's column only
     shutil.copytree(trained_run.run_dir, older, ignore=shutil.ignore_patterns("checkpoints", "figures", saved.name))
     alone = read_catalog(predict_survey(older, fresh_file, out=tmp_path / "d.parquet", backend="torch", ood=False, progress=False).path)

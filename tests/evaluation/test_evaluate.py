@@ -38,9 +38,15 @@ def test_fresh_data_report_and_figures(trained_run, tmp_path):
     # the run's statistics classifier, scored on the same images and paired with the network
     statistics = report.statistics
     assert statistics is not None and statistics.n == 300 and statistics.roc_auc.value > 0.8  # toy mergers are separable by statistics too
-    (paired,) = report.comparisons
+    paired, combined_network, combined_statistics = report.comparisons
     assert paired.difference == pytest.approx(report.roc_auc.value - statistics.roc_auc.value, abs=1e-9) and paired.ci95[0] < paired.difference < paired.ci95[1]
     assert len(Table.read(tmp_path / "fresh" / Evaluation.STATISTICS_PREDICTIONS)) == 300 and "paired: network - statistics" in report.summary()
+    # and the two pooled, paired with each
+    combined = report.combined
+    assert combined is not None and combined.n == 300
+    assert combined_network.difference == pytest.approx(combined.roc_auc.value - report.roc_auc.value, abs=1e-9)
+    assert combined_statistics.difference == pytest.approx(combined.roc_auc.value - statistics.roc_auc.value, abs=1e-9)
+    assert len(Table.read(tmp_path / "fresh" / Evaluation.COMBINED_PREDICTIONS)) == 300 and "paired: combined - network" in report.summary()
     for name in ("roc", "pr", "montage", "confusion_default"):
         assert (tmp_path / "fresh" / f"{name}.png").exists()
     with pytest.raises(OutputExistsError, match="already exists"):

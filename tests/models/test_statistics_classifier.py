@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 from galmerge.data import make_toy_mergers
 from galmerge.errors import CheckpointError, LabelError
 from galmerge.mocks.image_statistics import STATISTIC_KINDS
-from galmerge.models.statistics_classifier import StatisticsMergerClassifier, load_statistics_model, save_statistics_model
+from galmerge.models.statistics_classifier import StatisticsMergerClassifier, combined_probability, load_statistics_model, save_statistics_model
 
 
 def test_statistics_classifier_learns_toy_mergers_and_ignores_nuisance_statistics():
@@ -54,3 +54,15 @@ def test_a_damaged_statistics_model_file_is_refused_with_its_name(tmp_path):
     truncated.write_text(json.dumps(values)[:50])
     with pytest.raises(CheckpointError, match="truncated.json: not a readable"):
         load_statistics_model(truncated)
+
+
+def test_pooling_two_scores_with_independent_evidence_ranks_better_than_either():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 4000)
+    # two calibrated-looking scores whose log-odds each see the label through independent noise
+    p_a, p_b = (1 / (1 + np.exp(-(1.5 * (2 * labels - 1) + rng.normal(0, 2, 4000)))) for _ in range(2))
+    pooled = combined_probability(p_a, p_b)
+    auc = {name: roc_auc_score(labels, p) for name, p in (("a", p_a), ("b", p_b), ("pooled", pooled))}
+    assert auc["pooled"] > max(auc["a"], auc["b"]) + 0.02  # measured 0.936 against 0.864 and 0.859
+    np.testing.assert_allclose(combined_probability([0.2, 0.9], [0.2, 0.9]), [0.2, 0.9])  # agreeing scores are kept
+    assert combined_probability(0.0, 1.0) == pytest.approx(0.5) and np.isnan(combined_probability(np.nan, 0.3))

@@ -10,7 +10,7 @@ from galmerge.errors import LabelError
 from galmerge.evaluation.compare import paired_bootstrap
 from galmerge.evaluation.evaluate import write_evaluation
 from galmerge.evaluation.metrics import score_predictions
-from galmerge.models.statistics_classifier import load_statistics_model
+from galmerge.models.statistics_classifier import combined_probability, load_statistics_model
 from galmerge.models.trained import TrainedModel
 from galmerge.pipeline.adapt import adapted_model
 from galmerge.pipeline.training import write_predictions
@@ -55,7 +55,8 @@ def evaluate_run(
         The scores with bootstrap intervals, ``n_excluded`` (images dropped because the run used
         them), provenance, and ``path`` (its ``metrics.json``). When the run has a statistics
         classifier (``statistics_model.json``), it is scored on the same images too
-        (``statistics``, ``statistics_predictions.ecsv``), with the paired ROC-AUC difference.
+        (``statistics``, ``statistics_predictions.ecsv``), and the two pooled (``combined``,
+        ``combined_predictions.ecsv``), with the paired ROC-AUC differences.
     """
     run = Run.open(run)
     trained = adapted_model(run.path, adapt_bn, progress=progress) if adapt_bn is not None else TrainedModel.load(run.path)
@@ -83,10 +84,18 @@ def evaluate_run(
     evaluation.run, evaluation.data, evaluation.n_excluded = str(run.path), str(imageset.source), n_excluded
     if run.statistics_model.exists():
         p_statistics = load_statistics_model(run.statistics_model)[0].predict_proba(imageset.images[kept])
+        p_combined = combined_probability(p_merger, p_statistics)
         evaluation.statistics = score_predictions(labels, p_statistics, n_bootstrap=n_bootstrap, seed=seed)
-        paired = paired_bootstrap(labels, p_merger, p_statistics, metric="roc_auc", n_bootstrap=max(n_bootstrap, 200), seed=seed)
-        evaluation.comparisons = [PairedComparison("network", "statistics", paired.difference, paired.ci95, paired.p_value)]
+        evaluation.combined = score_predictions(labels, p_combined, n_bootstrap=n_bootstrap, seed=seed)
+        for (name_a, p_a), (name_b, p_b) in (
+            (("network", p_merger), ("statistics", p_statistics)),
+            (("combined", p_combined), ("network", p_merger)),
+            (("combined", p_combined), ("statistics", p_statistics)),
+        ):
+            paired = paired_bootstrap(labels, p_a, p_b, metric="roc_auc", n_bootstrap=max(n_bootstrap, 200), seed=seed)
+            evaluation.comparisons.append(PairedComparison(name_a, name_b, paired.difference, paired.ci95, paired.p_value))
         write_predictions(folder / Evaluation.STATISTICS_PREDICTIONS, imageset.meta["id"][kept], labels, p_statistics)
+        write_predictions(folder / Evaluation.COMBINED_PREDICTIONS, imageset.meta["id"][kept], labels, p_combined)
     evaluation.write(folder / Evaluation.FILENAME)
     write_predictions(folder / Evaluation.PREDICTIONS, imageset.meta["id"][kept], labels, p_merger)
     return evaluation

@@ -153,8 +153,11 @@ class Evaluation:
         Images dropped because the run trained or validated on them.
     statistics : Evaluation or None
         The run's statistics classifier scored on the same images (``galmerge evaluate``).
+    combined : Evaluation or None
+        The network and the statistics classifier pooled
+        (:func:`~galmerge.models.statistics_classifier.combined_probability`), on the same images.
     comparisons : list of PairedComparison
-        The network minus the statistics classifier, paired on those images.
+        The network minus the statistics classifier, and the pooled score minus each, paired on those images.
     path : Path or None
         Where it was written (not saved in the file).
     """
@@ -172,12 +175,14 @@ class Evaluation:
     data: str | None = None
     n_excluded: int = 0
     statistics: Evaluation | None = None
+    combined: Evaluation | None = None
     comparisons: list[PairedComparison] = field(default_factory=list)
     path: Path | None = field(default=None, compare=False)
 
     FILENAME: ClassVar[str] = "metrics.json"
     PREDICTIONS: ClassVar[str] = "predictions.ecsv"  # id, is_merger, p_merger of every scored image
     STATISTICS_PREDICTIONS: ClassVar[str] = "statistics_predictions.ecsv"  # the same for the run's statistics classifier
+    COMBINED_PREDICTIONS: ClassVar[str] = "combined_predictions.ecsv"  # the same for the two pooled
 
     def metric(self, name: str, *, threshold: str = "default") -> Score:
         """A ranking metric (``roc_auc``, ``pr_auc``, ``brier``) or a metric at a named threshold."""
@@ -194,6 +199,8 @@ class Evaluation:
             lines.append(f"  at p >= {entry.threshold:.3f} ({name}): {calls}")
         if self.statistics is not None:
             lines.append(f"  the run's statistics classifier on the same images: roc_auc {self.statistics.roc_auc.format()}, pr_auc {self.statistics.pr_auc.format()}")
+        if self.combined is not None:
+            lines.append(f"  network and statistics pooled (p_merger_combined): roc_auc {self.combined.roc_auc.format()}, pr_auc {self.combined.pr_auc.format()}")
         lines += [f"  paired: {comparison.format()}" for comparison in self.comparisons]
         return "\n".join(lines)
 
@@ -211,6 +218,8 @@ class Evaluation:
             values.update({"run": self.run, "data": self.data, "n_excluded": self.n_excluded})
         if self.statistics is not None:
             values["statistics"] = self.statistics.to_dict()
+        if self.combined is not None:
+            values["combined"] = self.combined.to_dict()
         if self.comparisons:
             values["comparisons"] = [c.to_dict() for c in self.comparisons]
         return values
@@ -229,6 +238,7 @@ class Evaluation:
             data=values.get("data"),
             n_excluded=int(values.get("n_excluded", 0)),
             statistics=Evaluation.from_dict(values["statistics"]) if "statistics" in values else None,
+            combined=Evaluation.from_dict(values["combined"]) if "combined" in values else None,
             comparisons=[PairedComparison.from_dict(c) for c in values.get("comparisons", [])],
         )
 
