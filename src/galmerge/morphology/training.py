@@ -180,7 +180,8 @@ def train_morphometry(source, *, out=None, config: MorphometryConfig | None = No
 
     Writes ``morphometry.safetensors``, ``config.json``, ``history.csv`` and ``metrics.json``
     (validation R^2 and 1-sigma coverage per target) into a new run directory. ``init_from``
-    starts from another morphometry run's weights (same architecture and inputs).
+    starts from another morphometry run's weights (same architecture and inputs), and keeps its
+    scales and apertures whatever ``config.apertures`` says.
     """
     import lightning.pytorch as pl
 
@@ -207,8 +208,10 @@ def train_morphometry(source, *, out=None, config: MorphometryConfig | None = No
         apertures = start.apertures
     else:
         apertures = Apertures.fit(imageset.images, targets[:, 0], rows=train_rows) if config.apertures else None
-    aperture_inputs, anchor = apertures.inputs(imageset.images) if apertures is not None else (None, 0.0)
-    targets = targets - np.outer(anchor, np.eye(len(TARGETS))[0])  # the magnitude relative to the anchor aperture
+    aperture_inputs = None
+    if apertures is not None:
+        aperture_inputs, anchor = apertures.inputs(imageset.images)
+        targets[:, 0] -= anchor  # the magnitude relative to the anchor aperture
     t_mean, t_std = targets[train_rows].mean(axis=0), targets[train_rows].std(axis=0) + 1e-6
     e_mean, e_std = extra_raw[train_rows].mean(axis=0), extra_raw[train_rows].std(axis=0) + 1e-6
     spec = MorphometrySpec(
