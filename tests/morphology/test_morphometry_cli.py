@@ -34,14 +34,35 @@ def test_training_learns_magnitude(small_run):
     assert validation["mag"]["r2"] >= 0.9
 
 
-def test_the_aperture_anchor_makes_magnitudes_better(small_run):
-    """The same training without the aperture inputs (the magnitude from the pixels alone) does worse.
-
-    Measured: validation R^2 of mag 0.996 with the apertures, 0.970 without.
-    """
+@pytest.fixture(scope="module")
+def plain_run(small_run):
+    """The same training without the aperture inputs: the magnitude from the pixels alone."""
     assert main(["morph", "train", "--source", str(small_run / "sersic.h5"), "--out", str(small_run / "plain"), "--epochs", "4", "--no-apertures", "--quiet"]) == 0
-    with_apertures, plain = (json.loads((small_run / name / "metrics.json").read_text())["validation"]["mag"]["r2"] for name in ("run", "plain"))
+    return small_run / "plain"
+
+
+def test_the_aperture_anchor_makes_magnitudes_better(small_run, plain_run):
+    """Measured: validation R^2 of mag 0.996 with the apertures, 0.970 without."""
+    with_apertures, plain = (json.loads((path / "metrics.json").read_text())["validation"]["mag"]["r2"] for path in (small_run / "run", plain_run))
     assert 1 - with_apertures < 0.5 * (1 - plain)  # at most half the unexplained variance
+
+
+def test_a_model_saved_before_the_apertures_loads_and_predicts_as_it_did(small_run, plain_run, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from galmerge.morphology.network import MODEL_FILE, MorphometryModel, extra_inputs_from_table
+
+    with safe_open(str(plain_run / MODEL_FILE), framework="pt") as handle:
+        metadata = handle.metadata()
+    spec = json.loads(metadata["spec"])
+    older = tmp_path / "older.safetensors"  # the spec as galmerge wrote it before it had apertures
+    save_file(load_file(str(plain_run / MODEL_FILE)), str(older), metadata={**metadata, "spec": json.dumps({k: v for k, v in spec.items() if k != "apertures"})})
+    stamps = ImageSet.load(small_run / "sersic.h5")[np.arange(20)]
+    extra = extra_inputs_from_table(stamps.meta, spec["extra_names"])
+    old, new = MorphometryModel.load(older), MorphometryModel.load(plain_run)
+    assert old.apertures is None
+    np.testing.assert_array_equal(old.predict(stamps.images, extra)[0], new.predict(stamps.images, extra)[0])
 
 
 def test_predict_catalog_flags_nan_stamps(small_run, capsys):
