@@ -47,6 +47,19 @@ def test_the_aperture_anchor_makes_magnitudes_better(small_run, plain_run):
     assert 1 - with_apertures < 0.5 * (1 - plain)  # at most half the unexplained variance
 
 
+def test_a_galaxy_brighter_than_any_in_training_is_flagged(small_run):
+    from galmerge.morphology import predict_morphometry
+    from galmerge.morphology.catalog import PREDICT_FLAGS
+
+    stamps = ImageSet.load(small_run / "sersic.h5")[np.arange(40)]
+    brightest = int(np.argmin(stamps.meta["mag"]))
+    images = stamps.images.copy()
+    images[brightest] *= 1e3  # 7.5 mag brighter than the brightest of these stamps: beyond the training range
+    catalog = predict_morphometry(small_run / "run", ImageSet(images, bands=stamps.bands, meta=stamps.meta, pixel_scale_arcsec=stamps.pixel_scale_arcsec))
+    flagged = np.flatnonzero(np.asarray(catalog["flag"]) & PREDICT_FLAGS["outside_training_range"])
+    assert flagged.tolist() == [brightest] and "brightness" in catalog["flag_reason"][brightest]
+
+
 def test_a_model_saved_before_the_apertures_loads_and_predicts_as_it_did(small_run, plain_run, tmp_path):
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
