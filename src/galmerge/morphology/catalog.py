@@ -76,10 +76,9 @@ def predict_morphometry(model, imageset: ImageSet, *, psf_fwhm_arcsec: float | N
         for row in np.flatnonzero(outside & finite):
             flags[row] |= PREDICT_FLAGS["outside_training_range"]
             reasons[row].append("outside_training_range: noise level or PSF FWHM beyond 3 sigma of the training set")
-    if model.apertures is not None and finite.any():
-        anchor_z = np.zeros(n)
-        anchor_z[finite] = model.apertures.inputs(images[finite])[0][:, model.apertures.anchor]
-        for row in np.flatnonzero(np.abs(anchor_z) > 3):
+    if model.apertures is not None:
+        anchor_z = model.apertures.inputs(images)[0][:, model.apertures.anchor]  # NaN where pixels are not finite
+        for row in np.flatnonzero((np.abs(anchor_z) > 3) & finite):
             flags[row] |= PREDICT_FLAGS["outside_training_range"]
             reasons[row].append("outside_training_range: brightness (anchor aperture magnitude) beyond 3 sigma of the training set")
     mean = np.full((n, len(TARGETS)), np.nan)
