@@ -1,5 +1,7 @@
 """Calibration recovers a planted display, writes what it promises, and refuses bad input."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,7 @@ from galmerge.data import ImageSet
 from galmerge.errors import DataError, OutputExistsError, RecipeError
 from galmerge.mocks import MockOptions, generate_mocks, load_recipe
 from galmerge.mocks.calibrate import calibrate_recipe
+from galmerge.mocks.realism.sky import SkyBank
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,10 @@ def _planted_pictures(path, *, seed: int):
 @pytest.fixture(scope="module")
 def calibrated(planted, tmp_path_factory):
     out = tmp_path_factory.mktemp("calibrated") / "calibrated.toml"
-    return calibrate_recipe("sdss-gri", planted, out, rounds=1, per_kind=8, check_n=80, max_evaluations=16, cnn=False, workers=1, progress=False)
+    # the planted display is bright: most central objects fill the frame, and the few pictures
+    # left for the sky bank have another sky than the rest, which calibration reports
+    with pytest.warns(UserWarning, match="their sky noise is"):
+        return calibrate_recipe("sdss-gri", planted, out, rounds=1, per_kind=8, check_n=80, max_evaluations=16, cnn=False, workers=1, progress=False)
 
 
 def test_calibration_moves_the_display_towards_the_planted_one(planted, calibrated):
@@ -41,6 +47,7 @@ def test_calibration_moves_the_display_towards_the_planted_one(planted, calibrat
 
     planted_gain = gain(start.__class__(**{**start.__dict__, "stretch": 1.0, "q": 20.0}))
     assert abs(np.log(gain(fitted) / planted_gain)) < abs(np.log(gain(start) / planted_gain))
+    assert abs(np.log(json.loads(result.report.read_text())["sky_bank_noise_ratio"])) > np.log(SkyBank.BIASED_NOISE_RATIO)
     assert out.exists() and result.sky_bank.exists() and (out.parent / "calibrated-calibration" / "calibration.png").exists()
     reloaded = load_recipe(out)
     assert reloaded.sky_bank is not None and reloaded.display.stretch == pytest.approx(fitted.stretch)
@@ -51,13 +58,15 @@ def test_calibration_moves_the_display_towards_the_planted_one(planted, calibrat
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known defect (issue 9, open): with a sky bank cut from only 160 planted pictures (4 backgrounds) whether the "
-    "calibrated mocks end closer to the planted statistics depends on the draw (seed 11: 0.34 -> 0.30 spreads, seed 12: "
-    "0.31 -> 0.59); it must pass for both once calibration is fixed",
+    reason="known defect (issue 9, open): the planted pictures leave 8-10 of 160 for the sky bank, with a sky 0.81x (seed 11) "
+    "and 1.65x (seed 12) as noisy as the rest; on the seed-12 bank the true display gives r90 25 % smaller than the planted "
+    "pictures, so the field of view is fitted 4.5 R90 for a true 7, and the mocks end further away (0.31 -> 0.59 spreads); "
+    "it must pass for both once the bank keeps the survey's sky",
 )
 def test_calibration_brings_the_statistics_closer(calibrated, tmp_path):
     other = _planted_pictures(tmp_path / "real12.h5", seed=12)
-    second = calibrate_recipe("sdss-gri", other, tmp_path / "c12.toml", rounds=1, per_kind=8, check_n=80, max_evaluations=16, cnn=False, workers=1, progress=False)
+    with pytest.warns(UserWarning, match="their sky noise is"):
+        second = calibrate_recipe("sdss-gri", other, tmp_path / "c12.toml", rounds=1, per_kind=8, check_n=80, max_evaluations=16, cnn=False, workers=1, progress=False)
     for result in (calibrated, second):
         before = np.mean([d["wasserstein_iqr"] for d in result.before["distances"].values()])
         after = np.mean([d["wasserstein_iqr"] for d in result.after["distances"].values()])

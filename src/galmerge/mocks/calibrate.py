@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -238,7 +239,13 @@ def calibrate_recipe(recipe, real, out, *, rounds: int = 2, per_kind: int = 80, 
         if progress:
             print(f"calibrate: {message}", flush=True)
 
-    log(f"{len(pictures)} real pictures, {len(bank)} sky backgrounds")
+    log(f"{len(pictures)} real pictures, {len(bank)} sky backgrounds (their sky noise {bank.noise_ratio:.2f}x the pictures' median)")
+    if bank.biased:
+        warnings.warn(
+            f"{real}: only {len(bank)} of {len(pictures)} pictures had enough sky for a background, and their sky noise is {bank.noise_ratio:.2f}x "
+            "the median of all pictures: the mocks will be too noisy or too quiet, and sizes fitted against them biased",
+            stacklevel=2,
+        )
     current = recipe
     history = []
     for round_number in range(rounds):
@@ -278,7 +285,7 @@ def calibrate_recipe(recipe, real, out, *, rounds: int = 2, per_kind: int = 80, 
         log(f"{label}: realism (mock vs real) statistics AUC {score.statistics_auc:.3f}" + (f", CNN AUC {score.cnn_auc:.3f}" if score.cnn_auc is not None else ""))
     _plot(real_stats, comparison, report_dir / "calibration.png")
     record = {
-        "recipe": recipe.name, "real": str(real), "n_real": len(pictures), "n_backgrounds": len(bank), "calibrated_recipe": str(out), "sky_bank": str(bank_path),
+        "recipe": recipe.name, "real": str(real), "n_real": len(pictures), "n_backgrounds": len(bank), "sky_bank_noise_ratio": bank.noise_ratio, "calibrated_recipe": str(out), "sky_bank": str(bank_path),
         "rounds": history, "merger_fraction_of_checks": merger_fraction,
         **{label: {k: v for k, v in entry.items() if k != "stats"} for label, entry in comparison.items()},
     }
