@@ -75,10 +75,13 @@ class SkyBank:
         Backgrounds (values k/255 from 8-bit pictures; stored as 8-bit).
     source : str
         Where they came from, for messages and the metadata of mocks.
+    noise_ratio : float, optional
+        For a bank cut from pictures: see :meth:`from_pictures` (not saved with the bank).
     """
 
     # Kept pictures' median sky noise over all pictures' beyond which a bank counts as biased
-    # (see :attr:`noise_ratio`); on 1,000 Galaxy Zoo 2 subjects the ratio is 1.00.
+    # (see :attr:`noise_ratio`); for 2,000 backgrounds cut from the Galaxy Zoo 2 subjects of
+    # sdss_gz_unlabeled it is 1.00.
     BIASED_NOISE_RATIO = 1.2
 
     def __init__(self, pictures, *, source: str = "sky bank", noise_ratio: float | None = None):
@@ -107,8 +110,8 @@ class SkyBank:
         left over takes a random sky pixel of the picture), so no source is cut by the fill.
         Pictures whose central object covers more than ``max_object_share`` of the frame are
         left out. As an object's extent is measured against its own picture's noise, leaving
-        many out favours noisy skies: :attr:`noise_ratio` (the kept pictures' median sky noise
-        over all pictures') records by how much, and :attr:`biased` says whether it exceeds
+        many out can favour noisy or quiet skies: :attr:`noise_ratio` (the kept pictures' median
+        sky noise over that of all pictures considered) records by how much, and :attr:`biased` says whether it exceeds
         :attr:`BIASED_NOISE_RATIO` either way.
         """
         pictures = np.asarray(pictures, dtype=np.float32)
