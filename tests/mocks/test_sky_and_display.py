@@ -79,3 +79,13 @@ def test_a_bank_that_keeps_only_noisy_skies_says_so():
     assert bank.source == "two skies"
     even = SkyBank.from_pictures(pictures_with_a_central_galaxy(), source="even")
     assert even.noise_ratio == pytest.approx(1.0) and not even.biased and even.source == "even"
+
+
+def test_a_sky_clipped_at_black_is_sky_not_an_object():
+    # 62 % of the pixels black: the pixels' median is the clip, below the smoothed sky, which
+    # used to make the whole frame one "central object" and leave no picture for the bank
+    skies = np.clip(np.random.default_rng(5).normal(-0.006, 0.02, (60, 3, 75, 75)), 0, 1)
+    assert (skies == 0).mean() > 0.5
+    assert np.median(central_object_mask(skies).mean(axis=(1, 2))) < 0.05
+    bank = SkyBank.from_pictures(skies, source="clipped")
+    assert len(bank) == 60 and not bank.biased

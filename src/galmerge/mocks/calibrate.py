@@ -312,11 +312,12 @@ def _plot(real: StatisticTable, comparison: dict, path: Path) -> Path:
         values = real.column(name)
         low, high = np.percentile(values, [1, 99])
         bins = np.linspace(low, high, 30) if high > low else 30
-        axes.hist(values, bins=bins, density=True, histtype="stepfilled", color="0.8", label="real")
+        # values beyond the real range fall into the end bins, so that no histogram is empty
+        axes.hist(np.clip(values, low, high), bins=bins, density=True, histtype="stepfilled", color="0.8", label="real")
         title = []
         for label, colour in (("before", "tab:red"), ("after", "tab:blue")):
             entry = comparison[label]
-            axes.hist(entry["stats"].column(name), bins=bins, density=True, histtype="step", color=colour, label=label)
+            axes.hist(np.clip(entry["stats"].column(name), low, high), bins=bins, density=True, histtype="step", color=colour, label=label)
             distance = entry["distances"][name]
             title.append(f"{label[0]}: W {distance['wasserstein_iqr']:.2f} KS {distance['ks']:.2f}")
         axes.set_title(f"{name}\n" + "  ".join(title), fontsize=7)

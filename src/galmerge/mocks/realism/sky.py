@@ -33,7 +33,11 @@ def _significant(pictures: np.ndarray, nsigma: float):
     corners = _corners(pictures)
     light = (pictures - np.median(corners, axis=2)[..., None, None]).sum(axis=1)
     smooth = _box3(light)
-    noise = np.maximum(_robust_noise(_corners(smooth[:, None]))[:, 0], 1e-4)
+    # the level of the smoothed light, not of the pixels: where the sky is clipped at black the
+    # pixels' median is the clip, while their local mean (what smoothing measures) lies above it
+    corners = _corners(smooth[:, None])[:, 0]
+    smooth -= np.median(corners, axis=1)[:, None, None]
+    noise = np.maximum(_robust_noise(corners), 1e-4)
     return smooth, noise
 
 
