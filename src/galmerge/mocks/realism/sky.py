@@ -115,8 +115,8 @@ class SkyBank:
         Pictures whose central object covers more than ``max_object_share`` of the frame are
         left out. As an object's extent is measured against its own picture's noise, leaving
         many out can favour noisy or quiet skies: :attr:`noise_ratio` (the kept pictures' median
-        sky noise over that of all pictures considered) records by how much, and :attr:`biased` says whether it exceeds
-        :attr:`BIASED_NOISE_RATIO` either way.
+        sky noise over that of all pictures considered) records by how much, and :attr:`biased`
+        says whether it exceeds :attr:`BIASED_NOISE_RATIO` either way.
         """
         pictures = np.asarray(pictures, dtype=np.float32)
         if pictures.ndim != 4 or pictures.shape[1] != 3:
