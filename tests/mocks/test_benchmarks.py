@@ -7,6 +7,7 @@ import pytest
 from galmerge.data import ImageSet
 from galmerge.errors import ConfigError, OutputExistsError
 from galmerge.mocks.benchmarks import make_benchmark
+from galmerge.mocks.realism.sky import SkyBank
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -32,6 +33,7 @@ def test_sim2real_sdss_uses_the_real_images_when_present(tmp_path):
     source = ImageSet.load(manifest["files"]["source"])
     assert source.bands == ("R", "G", "B") and 0 <= np.asarray(source.images).min() and np.asarray(source.images).max() <= 1
     assert source.meta.meta["sky"] == manifest["sky_bank"]  # injected into real sky cut from the target pictures
+    assert abs(np.log(manifest["sky_bank_noise_ratio"])) < np.log(SkyBank.BIASED_NOISE_RATIO)  # the survey's sky, not a noisy part of it
     target = ImageSet.load(manifest["real_files"]["target"])
     evaluation = ImageSet.load(manifest["real_files"]["evaluation"])
     assert target.labels is None and len(target) > 1000

@@ -103,7 +103,7 @@ def _real_sdss_parts(out: Path, *, shared_data, progress: bool, overwrite: bool)
     bank_path = bank.save(out / "sky_bank.npz")
     evaluation = load_catalog_csv(labelled, size=75, progress=progress)
     files["evaluation"] = str(evaluation.save(out / "evaluation.h5", overwrite=overwrite))
-    return {"real_data": str(shared), "real_files": files, "sky_bank": str(bank_path)}, evaluation
+    return {"real_data": str(shared), "real_files": files, "sky_bank": str(bank_path), "sky_bank_noise_ratio": bank.noise_ratio}, evaluation
 
 
 def _notes(name: str) -> str:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,12 +239,6 @@ def calibrate_recipe(recipe, real, out, *, rounds: int = 2, per_kind: int = 80, 
             print(f"calibrate: {message}", flush=True)
 
     log(f"{len(pictures)} real pictures, {len(bank)} sky backgrounds (their sky noise {bank.noise_ratio:.2f}x the pictures' median)")
-    if bank.biased:
-        warnings.warn(
-            f"{real}: only {len(bank)} of {len(pictures)} pictures had enough sky for a background, and their sky noise is {bank.noise_ratio:.2f}x "
-            "the median of all pictures: the mocks will be too noisy or too quiet, and sizes fitted against them biased",
-            stacklevel=2,
-        )
     current = recipe
     history = []
     for round_number in range(rounds):

@@ -16,6 +16,7 @@ no SDSS frame is available offline here, while the pictures are exactly what the
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,7 @@ class SkyBank:
         left out. As an object's extent is measured against its own picture's noise, leaving
         many out can favour noisy or quiet skies: :attr:`noise_ratio` (the kept pictures' median
         sky noise over that of all pictures considered) records by how much, and :attr:`biased`
-        says whether it exceeds :attr:`BIASED_NOISE_RATIO` either way.
+        says whether it exceeds :attr:`BIASED_NOISE_RATIO` either way (a biased bank warns).
         """
         pictures = np.asarray(pictures, dtype=np.float32)
         if pictures.ndim != 4 or pictures.shape[1] != 3:
@@ -139,7 +140,14 @@ class SkyBank:
                 break
         if not backgrounds:
             raise DataError(f"{source}: no picture had enough sky for a background")
-        return cls(np.stack(backgrounds), source=source, noise_ratio=float((np.median(noise[kept]) + _STEP) / (np.median(noise) + _STEP)))
+        bank = cls(np.stack(backgrounds), source=source, noise_ratio=float((np.median(noise[kept]) + _STEP) / (np.median(noise) + _STEP)))
+        if bank.biased:
+            warnings.warn(
+                f"{source}: only {len(bank)} of {len(order)} pictures had enough sky for a background, and their sky noise is {bank.noise_ratio:.2f}x "
+                "the median of all of them: mocks on this bank will be too noisy or too quiet, and sizes fitted against them biased",
+                stacklevel=2,
+            )
+        return bank
 
     @property
     def biased(self) -> bool:
