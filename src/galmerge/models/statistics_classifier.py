@@ -154,5 +154,8 @@ def combined_probability(p_network, p_statistics) -> np.ndarray:
     ranked mergers better than the network alone (README). Both probabilities must be on the same
     prior; moving the result to another prior is the same as moving both first.
     """
-    pooled = 0.5 * (logit(np.clip(np.asarray(p_network, dtype=np.float64), 1e-7, 1 - 1e-7)) + logit(np.clip(np.asarray(p_statistics, dtype=np.float64), 1e-7, 1 - 1e-7)))
-    return expit(pooled)
+
+    def log_odds(p):
+        return logit(np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7))
+
+    return expit(0.5 * (log_odds(p_network) + log_odds(p_statistics)))

@@ -36,9 +36,9 @@ def _significant(pictures: np.ndarray, nsigma: float):
     smooth = _box3(light)
     # the level of the smoothed light, not of the pixels: where the sky is clipped at black the
     # pixels' median is the clip, while their local mean (what smoothing measures) lies above it
-    corners = _corners(smooth[:, None])[:, 0]
-    smooth -= np.median(corners, axis=1)[:, None, None]
-    noise = np.maximum(_robust_noise(corners), 1e-4)
+    smooth_corners = _corners(smooth[:, None])[:, 0]
+    smooth -= np.median(smooth_corners, axis=1)[:, None, None]
+    noise = np.maximum(_robust_noise(smooth_corners), 1e-4)
     return smooth, noise
 
 
@@ -126,15 +126,16 @@ class SkyBank:
         order = rng.permutation(len(pictures))
         if max_backgrounds is not None:
             order = order[: max(1, 2 * max_backgrounds)]  # some are left out below
-        masks = central_object_mask(pictures[order])
-        sources = object_mask(pictures[order])
-        noise = _corner_noise(pictures[order])
+        considered = pictures[order]  # one copy, in the drawn order
+        masks = central_object_mask(considered)
+        sources = object_mask(considered)
+        noise = _corner_noise(considered)
         size = pictures.shape[-1]
         backgrounds, kept = [], []
-        for position, (index, mask, found) in enumerate(zip(order, masks, sources)):
+        for position, (picture, mask, found) in enumerate(zip(considered, masks, sources)):
             if mask.mean() > max_object_share:
                 continue
-            backgrounds.append(_fill(pictures[index], mask, found | mask, size, rng))
+            backgrounds.append(_fill(picture, mask, found | mask, size, rng))
             kept.append(position)
             if max_backgrounds is not None and len(backgrounds) >= max_backgrounds:
                 break
@@ -143,7 +144,7 @@ class SkyBank:
         bank = cls(np.stack(backgrounds), source=source, noise_ratio=float((np.median(noise[kept]) + _STEP) / (np.median(noise) + _STEP)))
         if bank.biased:
             warnings.warn(
-                f"{source}: only {len(bank)} of {len(order)} pictures had enough sky for a background, and their sky noise is {bank.noise_ratio:.2f}x "
+                f"{source}: only {len(bank)} of {len(considered)} pictures had enough sky for a background, and their sky noise is {bank.noise_ratio:.2f}x "
                 "the median of all of them: mocks on this bank will be too noisy or too quiet, and sizes fitted against them biased",
                 stacklevel=2,
             )
