@@ -34,6 +34,7 @@ def test_sim2real_sdss_uses_the_real_images_when_present(tmp_path):
     assert source.bands == ("R", "G", "B") and 0 <= np.asarray(source.images).min() and np.asarray(source.images).max() <= 1
     assert source.meta.meta["sky"] == manifest["sky_bank"]  # injected into real sky cut from the target pictures
     assert abs(np.log(manifest["sky_bank_noise_ratio"])) < np.log(SkyBank.BIASED_NOISE_RATIO)  # the survey's sky, not a noisy part of it
+    assert 0 < manifest["sky_bank_black_share"] < SkyBank.MOSTLY_BLACK_SHARE  # GZ2 clips some sky at black, not most of it
     target = ImageSet.load(manifest["real_files"]["target"])
     evaluation = ImageSet.load(manifest["real_files"]["evaluation"])
     assert target.labels is None and len(target) > 1000
@@ -43,6 +44,7 @@ def test_sim2real_sdss_uses_the_real_images_when_present(tmp_path):
 
 
 def test_sim2real_sdss_skips_the_real_parts_cleanly_without_them(tmp_path):
-    manifest = make_benchmark("sim2real-sdss", tmp_path / "s2r", n=12, seed=1, workers=1, progress=False, shared_data=tmp_path / "missing")
+    with pytest.warns(UserWarning, match="missing lacks sdss_gz_unlabeled.*no real sky"):
+        manifest = make_benchmark("sim2real-sdss", tmp_path / "s2r", n=12, seed=1, workers=1, progress=False, shared_data=tmp_path / "missing")
     assert manifest["real_data"].startswith("skipped")
     assert Path(manifest["files"]["source"]).exists()

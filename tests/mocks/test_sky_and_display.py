@@ -88,5 +88,20 @@ def test_a_sky_clipped_at_black_is_sky_not_an_object():
     skies = np.clip(np.random.default_rng(5).normal(-0.006, 0.02, (60, 3, 75, 75)), 0, 1)
     assert (skies == 0).mean() > 0.5
     assert np.median(central_object_mask(skies).mean(axis=(1, 2))) < 0.05
-    bank = SkyBank.from_pictures(skies, source="clipped")
+    with pytest.warns(UserWarning, match="clipped: 6[0-9]% of the sky is black in one channel"):
+        bank = SkyBank.from_pictures(skies, source="clipped")
     assert len(bank) == 60 and not bank.biased
+
+
+def test_a_bank_says_how_much_of_its_sky_is_black():
+    from scipy.stats import norm
+
+    # a sky 3 sigma above the black point in two channels and 1 sigma below it in the third;
+    # stored as 8 bits, a value is black below half a level
+    rng = np.random.default_rng(6)
+    levels, sigma = np.array([0.03, 0.03, -0.01]), 0.01
+    bank = SkyBank(np.clip(levels[None, :, None, None] + rng.normal(0, sigma, (5, 3, 75, 75)), 0, 1))
+    assert bank.black_share == pytest.approx(norm.cdf((0.5 / 255 + 0.01) / sigma), abs=0.01)  # the third channel's
+    assert bank.black_share > SkyBank.MOSTLY_BLACK_SHARE
+    quiet = SkyBank(np.clip(levels[None, :, None, None] + 0.04 + rng.normal(0, sigma, (5, 3, 75, 75)), 0, 1))
+    assert quiet.black_share == pytest.approx(norm.cdf((0.5 / 255 - 0.03) / sigma), abs=0.002)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 from galmerge.data.imageset import ImageSet
@@ -95,7 +96,10 @@ def _real_sdss_parts(out: Path, *, shared_data, progress: bool, overwrite: bool)
     shared = Path(shared_data) if shared_data is not None else _default_shared_data()
     unlabelled, labelled = shared / "sdss_gz_unlabeled" / "index.csv", shared / "gz1_dev" / "labels.csv"
     if not (unlabelled.exists() and labelled.exists()):
-        return {"real_data": f"skipped: {shared} lacks sdss_gz_unlabeled/index.csv or gz1_dev/labels.csv"}, None
+        missing = f"{shared} lacks sdss_gz_unlabeled/index.csv or gz1_dev/labels.csv"
+        # said aloud: the mocks then lie on synthetic sky, another benchmark than the one with real sky
+        warnings.warn(f"sim2real-sdss: {missing}, so there is no target, no evaluation set and no real sky behind the mocks (give --shared-data)", stacklevel=3)
+        return {"real_data": f"skipped: {missing}"}, None
     files = {}
     target = load_catalog_csv(unlabelled, size=75, progress=progress)
     files["target"] = str(target.save(out / "target.h5", overwrite=overwrite))
@@ -103,7 +107,7 @@ def _real_sdss_parts(out: Path, *, shared_data, progress: bool, overwrite: bool)
     bank_path = bank.save(out / "sky_bank.npz")
     evaluation = load_catalog_csv(labelled, size=75, progress=progress)
     files["evaluation"] = str(evaluation.save(out / "evaluation.h5", overwrite=overwrite))
-    return {"real_data": str(shared), "real_files": files, "sky_bank": str(bank_path), "sky_bank_noise_ratio": bank.noise_ratio}, evaluation
+    return {"real_data": str(shared), "real_files": files, "sky_bank": str(bank_path), "sky_bank_noise_ratio": bank.noise_ratio, "sky_bank_black_share": bank.black_share}, evaluation
 
 
 def _notes(name: str) -> str:

@@ -238,7 +238,7 @@ def calibrate_recipe(recipe, real, out, *, rounds: int = 2, per_kind: int = 80, 
         if progress:
             print(f"calibrate: {message}", flush=True)
 
-    log(f"{len(pictures)} real pictures, {len(bank)} sky backgrounds (their sky noise {bank.noise_ratio:.2f}x the pictures' median)")
+    log(f"{len(pictures)} real pictures, {len(bank)} sky backgrounds (their sky noise {bank.noise_ratio:.2f}x the pictures' median, {bank.black_share:.0%} of their sky black in one channel)")
     current = recipe
     history = []
     for round_number in range(rounds):
@@ -278,7 +278,7 @@ def calibrate_recipe(recipe, real, out, *, rounds: int = 2, per_kind: int = 80, 
         log(f"{label}: realism (mock vs real) statistics AUC {score.statistics_auc:.3f}" + (f", CNN AUC {score.cnn_auc:.3f}" if score.cnn_auc is not None else ""))
     _plot(real_stats, comparison, report_dir / "calibration.png")
     record = {
-        "recipe": recipe.name, "real": str(real), "n_real": len(pictures), "n_backgrounds": len(bank), "sky_bank_noise_ratio": bank.noise_ratio, "calibrated_recipe": str(out), "sky_bank": str(bank_path),
+        "recipe": recipe.name, "real": str(real), "n_real": len(pictures), "n_backgrounds": len(bank), "sky_bank_noise_ratio": bank.noise_ratio, "sky_bank_black_share": bank.black_share, "calibrated_recipe": str(out), "sky_bank": str(bank_path),
         "rounds": history, "merger_fraction_of_checks": merger_fraction,
         **{label: {k: v for k, v in entry.items() if k != "stats"} for label, entry in comparison.items()},
     }

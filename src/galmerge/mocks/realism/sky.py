@@ -7,7 +7,9 @@ fluxes with the recipe's display mapping (:meth:`LuptonMapping.inverse`), the mo
 added, and the sum is mapped to a picture again. The mock then carries the survey's real noise
 (its level, correlation and the clipping at black), real field stars and galaxies at their real
 density, real artefacts (bright-star halos, satellite trails), all identical in law for mergers
-and non-mergers, with nothing to calibrate.
+and non-mergers, with nothing to calibrate. Where the survey's display clips much of the sky at
+black, the mock's light is added to the black point instead of the darker real sky, and faint
+light comes out too bright: a bank says how much of its sky is black and warns beyond a quarter.
 
 Why backgrounds from the unlabelled pictures and not from a FITS field put through the display:
 no SDSS frame is available offline here, while the pictures are exactly what the networks see
@@ -88,6 +90,10 @@ class SkyBank:
     # (see :attr:`noise_ratio`); for 2,000 backgrounds cut from the Galaxy Zoo 2 subjects of
     # sdss_gz_unlabeled it is 1.00.
     BIASED_NOISE_RATIO = 1.2
+    # :attr:`black_share` beyond which a bank warns: 0.17 for the Galaxy Zoo 2 bank (its blue
+    # channel), 0.72 for pictures of planted sky drawn with a display that clips most of it, on
+    # which spheroids come out with r90 27 px against 22 px on synthetic sky.
+    MOSTLY_BLACK_SHARE = 0.25
 
     def __init__(self, pictures, *, source: str = "sky bank", noise_ratio: float | None = None):
         pictures = np.asarray(pictures)
@@ -105,6 +111,16 @@ class SkyBank:
     @property
     def size(self) -> int:
         return self.pictures.shape[-1]
+
+    @property
+    def black_share(self) -> float:
+        """Share of the backgrounds' pixels that are black, in the channel where it is largest.
+
+        A black value only says that the sky there was below the display's black point, and a
+        mock's light is added to that point itself, so faint light comes out brighter than it
+        would on the real sky. Beyond :attr:`MOSTLY_BLACK_SHARE` the bank warns.
+        """
+        return float((self.pictures == 0).mean(axis=(0, 2, 3)).max())
 
     @classmethod
     def from_pictures(cls, pictures, *, source: str = "pictures", max_backgrounds: int | None = None, max_object_share: float = 0.4, seed: int = 0) -> "SkyBank":
@@ -146,6 +162,12 @@ class SkyBank:
             warnings.warn(
                 f"{source}: only {len(bank)} of {len(considered)} pictures had enough sky for a background, and their sky noise is {bank.noise_ratio:.2f}x "
                 "the median of all of them: mocks on this bank will be too noisy or too quiet, and sizes fitted against them biased",
+                stacklevel=2,
+            )
+        if bank.black_share > cls.MOSTLY_BLACK_SHARE:
+            warnings.warn(
+                f"{source}: {bank.black_share:.0%} of the sky is black in one channel: mocks are added to the black point there, "
+                "so their faint light comes out brighter than on the real sky, and the statistics and fits that compare mocks with these pictures are biased",
                 stacklevel=2,
             )
         return bank
