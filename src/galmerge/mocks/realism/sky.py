@@ -118,7 +118,7 @@ class SkyBank:
 
         A black value only says that the sky there was below the display's black point, and a
         mock's light is added to that point itself, so faint light comes out brighter than it
-        would on the real sky. Beyond :attr:`MOSTLY_BLACK_SHARE` the bank warns.
+        would on the real sky. Beyond :attr:`MOSTLY_BLACK_SHARE`, :meth:`from_pictures` warns.
         """
         return float((self.pictures == 0).mean(axis=(0, 2, 3)).max())
 
