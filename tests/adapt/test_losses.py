@@ -203,9 +203,11 @@ def test_the_domain_classifier_width_is_an_option():
     from galmerge.adapt.registry import DANNOptions, build_loss_terms
     from galmerge.training.config import TrainConfig
 
-    config = TrainConfig.from_dict({"method": "dann", "dann_hidden": 256})  # as --dann-hidden 256 gives it
-    (term,) = build_loss_terms(config.adaptation, feature_dim=2592).values()
-    widths = [layer.out_features for layer in term.loss.classifier.modules() if isinstance(layer, torch.nn.Linear)]
-    assert widths == [256, 256, 1] and DANNOptions().hidden == 1024  # DeepMerge II's width stays the default
+    def widths(config):
+        (term,) = build_loss_terms(config.adaptation, feature_dim=2592).values()
+        return [layer.out_features for layer in term.loss.classifier.modules() if isinstance(layer, torch.nn.Linear)]
+
+    assert widths(TrainConfig.from_dict({"method": "dann", "dann_hidden": 1024})) == [1024, 1024, 1]  # as --dann-hidden 1024 gives it
+    assert widths(TrainConfig.from_dict({"method": "dann"})) == [256, 256, 1] == [DANNOptions().hidden] * 2 + [1]
     with pytest.raises(ConfigError, match="dann_hidden"):
         DANNOptions(hidden=0)
