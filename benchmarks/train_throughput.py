@@ -11,13 +11,13 @@ start-up time (process start to the first training step) and peak resident memor
     python benchmarks/train_throughput.py --adaptation [--epochs 3] [--repeats 1]
 
 ``--adaptation`` times every domain-adaptation method instead (noDA, MMD, DANN, and each with
-Fisher + entropy, and DANN with DeepMerge II's 1024-wide domain classifier) on 15,426 source + 15,426 target
-images, each step a batch of 128 source + 128 target images, and prints each method's epoch
-time as a ratio to noDA's in the same run. With domain BatchNorm (the default with a target)
-noDA forwards the target batch as well, without gradients, to keep the survey's BatchNorm
-statistics; a DA step adds the target's backward pass and the alignment loss. A reference run
-of noDA without any target (128 images a step) gives the cost per image trained on: a DA epoch
-over twice that epoch.
+Fisher + entropy, and DANN with DeepMerge II's 1024-wide domain classifier) on 15,426 source +
+15,426 target images, each step a batch of 128 source + 128 target images, and prints each
+method's epoch time as a ratio to noDA's in the same run. With domain BatchNorm (the default
+with a target) noDA forwards the target batch as well, without gradients, to keep the survey's
+BatchNorm statistics; a DA step adds the target's backward pass and the alignment loss. A
+reference run of noDA without any target (128 images a step) gives the cost per image trained
+on: a DA epoch over twice that epoch.
 
 Machines here are shared: the same code has run 2-5x slower while other jobs ran. The sides are
 run in turn, ``--repeats`` times, and medians are printed; compare the sides of one run, not

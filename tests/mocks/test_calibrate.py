@@ -71,8 +71,8 @@ def test_calibration_brings_the_statistics_closer(calibrated, tmp_path):
     reason="known defect (issue 9, open): the field of view is fitted at 5.3 R90 for a true 7 (seed 12: 5.2). On a "
     "bank of pure planted sky the true display makes spheroids larger than on synthetic sky (r90 27.3 px against "
     "21.5): injecting into a sky clipped at black adds only non-negative noise (the bank warns about such skies). The "
-    "statistics still end a little closer (0.346 -> 0.335; seed 12 0.340 -> "
-    "0.326, which was 0.31 -> 0.35 before a 1e-4 change of the mocks' redshifts: within the noise of 80 mocks)",
+    "statistics still end a little closer (0.346 -> 0.335; seed 12 0.340 -> 0.326, which was 0.31 -> 0.35 before a "
+    "1e-4 change of the mocks' redshifts: within the noise of 80 mocks)",
 )
 def test_calibration_recovers_the_planted_field_of_view(calibrated):
     planted_fov = load_recipe("sdss-gri").fov_r90  # the planted pictures keep the recipe's frame
