@@ -18,6 +18,7 @@ no SDSS frame is available offline here, while the pictures are exactly what the
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 
@@ -112,9 +113,11 @@ class SkyBank:
     def size(self) -> int:
         return self.pictures.shape[-1]
 
-    @property
+    @functools.cached_property
     def black_share(self) -> float:
         """Share of the backgrounds' pixels that are black, in the channel where it is largest.
+
+        Computed once (a pass over every pixel of the bank); the pictures do not change.
 
         A black value only says that the sky there was below the display's black point, and a
         mock's light is added to that point itself, so faint light comes out brighter than it
