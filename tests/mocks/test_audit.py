@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from astropy.table import Table
 
 from galmerge.data import ImageSet
 from galmerge.errors import LabelError
@@ -49,6 +50,67 @@ def test_the_old_centring_shortcut_is_flagged():
 def test_a_planted_background_shortcut_is_flagged():
     report = audit_imageset(toy_set(merger_background=0.005))
     assert "background_level" in report.flagged and "combined: nuisance" in report.flagged
+
+
+def paired_set(n=800, *, merger_jitter=0.0, seed=0):
+    """Mergers and half the non-mergers carry a close companion (2-5 px, up to twice as bright),
+    which moves the framing statistics; single galaxies do not. Every stamp is centred the same
+    way, except that mergers may be shifted by a further uniform offset of ``merger_jitter`` px."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.indices((75, 75))
+    images, labels, kinds = [], [], []
+    for i in range(n):
+        merger, paired = i % 2 == 1, i % 4 == 0
+        x, y = 37 + rng.uniform(-0.5, 0.5, 2) + (rng.uniform(-merger_jitter, merger_jitter, 2) if merger else 0.0)
+        light = np.exp(-0.5 * ((xx - x) ** 2 + (yy - y) ** 2) / rng.uniform(2.0, 3.0) ** 2)
+        if merger or paired:
+            angle, distance = rng.uniform(0, 2 * np.pi), rng.uniform(2, 5)
+            light += rng.uniform(0.3, 2.0) * np.exp(-0.5 * ((xx - x - distance * np.cos(angle)) ** 2 + (yy - y - distance * np.sin(angle)) ** 2) / 2.0)
+        images.append(np.stack([light] * 3) * 0.5 + 0.02 + rng.normal(0, 0.01, (3, 75, 75)))
+        labels.append(int(merger))
+        kinds.append("merger" if merger else ("projected_pair" if paired else "disk"))
+    return ImageSet(np.asarray(images, np.float32), labels=np.array(labels), meta=Table({"kind": kinds}))
+
+
+def test_framing_moved_by_a_companion_is_judged_against_non_merger_pairs():
+    mocks = paired_set()
+    # the companion's light moves the framing statistics of mergers against single galaxies ...
+    without_kinds = audit_imageset(ImageSet(mocks.images, labels=mocks.labels))
+    moved = {"centre_offset_px", "peak_distance_px"}
+    assert moved <= set(without_kinds.flagged)
+    # ... but not against non-mergers that show a second galaxy too
+    report = audit_imageset(mocks)
+    assert report.n_paired == 200
+    by_name = {entry.name: entry for entry in report.statistics}
+    for name in moved:
+        assert abs(by_name[name].mock_auc - 0.5) > 0.1 and abs(by_name[name].paired_auc - 0.5) < 0.1
+    assert report.passed, report.flagged
+    assert by_name["background_level"].paired_auc is None  # nuisance statistics: always all non-mergers
+
+
+def test_a_framing_shortcut_is_still_flagged_against_non_merger_pairs():
+    report = audit_imageset(paired_set(merger_jitter=1.5))
+    by_name = {entry.name: entry for entry in report.statistics}
+    assert by_name["centre_offset_px"].flagged and abs(by_name["centre_offset_px"].paired_auc - 0.5) > 0.1
+
+
+def test_non_merger_pairs_explain_a_framing_statistic_only_in_its_direction():
+    rng = np.random.default_rng(4)
+    labels = np.repeat([0, 1], 400)
+    paired = (np.arange(800) % 2 == 0) & (np.arange(800) < 240)  # 120 non-merger pairs
+    edge = rng.normal(0, 1, 800) + 1.0 * labels  # mergers above single galaxies (AUC ~0.76)
+    for pair_shift, flagged in ((1.6, False), (0.0, True)):  # pairs above the mergers, or like single galaxies
+        values = edge + pair_shift * paired
+        report = audit_statistics(StatisticTable(("edge_flux_fraction",), values[:, None]), labels, paired=paired)
+        assert report.n_paired == 120 and report.statistics[0].mock_auc > 0.6
+        assert report.statistics[0].flagged is flagged, report.statistics[0]
+
+
+def test_too_few_non_merger_pairs_leave_the_plain_rule():
+    mocks = paired_set(n=360)  # 90 pairs, fewer than MIN_PAIRED
+    report = audit_imageset(mocks)
+    assert report.n_paired is None and all(entry.paired_auc is None for entry in report.statistics)
+    assert {"centre_offset_px", "peak_distance_px"} <= set(report.flagged)
 
 
 def test_with_real_labels_only_excess_separation_is_flagged():

@@ -17,7 +17,7 @@ from galmerge.errors import RecipeError
 from galmerge.mocks.realism.psf import PSF, psf_from_spec
 from galmerge.tomlfiles import read_toml
 
-__all__ = ["Band", "Display", "Framing", "MergerDefinition", "Recipe", "load_recipe", "available_recipes", "recipe_to_toml", "RECIPE_DIR", "NON_MERGER_KINDS"]
+__all__ = ["Band", "Display", "Framing", "MergerDefinition", "Recipe", "load_recipe", "available_recipes", "recipe_to_toml", "RECIPE_DIR", "NON_MERGER_KINDS", "PAIRED_NON_MERGER_KINDS"]
 
 RECIPE_DIR = Path(__file__).parent / "recipes"
 
@@ -140,6 +140,7 @@ class MergerDefinition:
 
 PRE_PERICENTRE_POLICIES = ("exclude", "non-merger", "own-label")
 NON_MERGER_KINDS = ("spheroid", "lenticular", "disk", "edge_on", "clumpy", "projected_pair", "flyby", "bound_pair")
+PAIRED_NON_MERGER_KINDS = ("projected_pair", "flyby", "bound_pair")  # non-mergers that show a second galaxy
 DEFAULT_POPULATION = {"disk": 0.35, "spheroid": 0.25, "lenticular": 0.1, "edge_on": 0.05, "clumpy": 0.1, "projected_pair": 0.1, "flyby": 0.05}
 
 
