@@ -8,7 +8,7 @@ from astropy.table import Table
 
 from galmerge.data import ImageSet
 from galmerge.errors import LabelError
-from galmerge.mocks.audit import audit_imageset, audit_statistics
+from galmerge.mocks.audit import CORNER_STATISTICS, audit_imageset, audit_statistics
 from galmerge.mocks.image_statistics import StatisticTable
 
 
@@ -111,6 +111,35 @@ def test_too_few_non_merger_pairs_leave_the_plain_rule():
     report = audit_imageset(mocks)
     assert report.n_paired is None and all(entry.paired_auc is None for entry in report.statistics)
     assert {"centre_offset_px", "peak_distance_px"} <= set(report.flagged)
+
+
+def noiseless_set(n=400, *, merger_pedestal=0.0, seed=0):
+    """Noiseless exponential disks without sky; mergers carry a companion whose outer light
+    reaches a corner. ``merger_pedestal`` lifts the mergers' whole stamp (a sky of their own)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.indices((75, 75))
+    images, labels = [], []
+    for i in range(n):
+        merger = i % 2
+        x, y = 37 + rng.uniform(-0.5, 0.5, 2)
+        light = np.exp(-np.hypot(xx - x, yy - y) / rng.uniform(4.0, 6.0))
+        if merger:
+            angle, distance = rng.uniform(0, 2 * np.pi), rng.uniform(10, 18)
+            light += rng.uniform(0.3, 0.8) * np.exp(-np.hypot(xx - x - distance * np.cos(angle), yy - y - distance * np.sin(angle)) / 4.0)
+        images.append(np.stack([light, 0.8 * light, 0.6 * light]) + (merger_pedestal if merger else 0.0))
+        labels.append(merger)
+    return ImageSet(np.asarray(images, np.float32), labels=np.array(labels))
+
+
+def test_corners_without_sky_count_as_morphology():
+    report = audit_imageset(noiseless_set())
+    corners = [entry for entry in report.statistics if entry.name in CORNER_STATISTICS]
+    assert report.sky_free and {entry.kind for entry in corners} == {"morphology"}
+    assert max(abs(entry.mock_auc - 0.5) for entry in corners) > 0.1  # the companion's light reaches the corners
+    assert not set(report.flagged) & {*CORNER_STATISTICS, "combined: nuisance"}, report.flagged
+    # a sky (or pedestal) in one class only is still a shortcut
+    lifted = audit_imageset(noiseless_set(merger_pedestal=0.01))
+    assert not lifted.sky_free and "background_level" in lifted.flagged
 
 
 def test_with_real_labels_only_excess_separation_is_flagged():
