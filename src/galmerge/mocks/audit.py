@@ -283,11 +283,11 @@ def plot_audit(report: AuditReport, path) -> Path:
     separation = [abs(e.mock_auc - 0.5) + 0.5 for e in entries]
     colours = ["tab:red" if e.flagged else ("tab:blue" if e.kind != "nuisance" else "tab:gray") for e in entries]
     axes.barh(rows + 0.18, separation, height=0.36, color=colours, label="mocks")
+    direction = [1.0 if e.mock_auc >= 0.5 else -1.0 for e in entries]
     if report.n_real is not None:
-        direction = [1.0 if e.mock_auc >= 0.5 else -1.0 for e in entries]
         real = [0.5 + (e.real_auc - 0.5) * d if e.real_auc is not None and np.isfinite(e.real_auc) else 0.5 for e, d in zip(entries, direction)]
         axes.barh(rows - 0.18, real, height=0.36, color="tab:green", label="real (same direction)")
-    paired = [(0.5 + (e.paired_auc - 0.5) * (1.0 if e.mock_auc >= 0.5 else -1.0), row + 0.18) for row, e in zip(rows, entries) if e.paired_auc is not None]
+    paired = [(0.5 + (e.paired_auc - 0.5) * d, row + 0.18) for row, e, d in zip(rows, entries, direction) if e.paired_auc is not None]
     if paired:
         axes.scatter(*zip(*paired), marker="|", s=90, color="k", label=f"mocks: against {report.n_paired} non-merger pairs", zorder=3)
     axes.axvline(SEPARATION, color="k", lw=0.8, ls="--")

@@ -77,14 +77,6 @@ class StatisticTable:
     def column(self, name: str) -> np.ndarray:
         return self.values[:, self.names.index(name)]
 
-    def kinds(self) -> list[str]:
-        return [STATISTIC_KINDS[name][0] for name in self.names]
-
-    def select(self, *kinds: str) -> "StatisticTable":
-        """The statistics of the given kinds."""
-        keep = [j for j, k in enumerate(self.kinds()) if k in kinds]
-        return StatisticTable(tuple(self.names[j] for j in keep), self.values[:, keep])
-
 
 def _corners(images: np.ndarray) -> np.ndarray:
     """Pixels of the four corner boxes, shape (N, bands, 4 * c * c)."""
