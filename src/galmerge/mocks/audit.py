@@ -173,10 +173,11 @@ def audit_statistics(mock: StatisticTable, labels, *, real: StatisticTable | Non
     pairs = None if paired is None else np.asarray(paired, bool) & (labels == 0)
     control = (labels == 1) | pairs if pairs is not None and pairs.sum() >= MIN_PAIRED else None
     sky_free = _sky_free(mock, labels)
-    kinds = {name: "morphology" if sky_free and name in CORNER_STATISTICS else STATISTIC_KINDS[name][0] for name in mock.names}
     entries = []
     for j, name in enumerate(mock.names):
-        kind, description = kinds[name], STATISTIC_KINDS[name][1] + (" (no sky in these stamps: the galaxies' own faint light)" if kinds[name] != STATISTIC_KINDS[name][0] else "")
+        kind, description = STATISTIC_KINDS[name]
+        if sky_free and name in CORNER_STATISTICS:
+            kind, description = "morphology", f"{description} (no sky in these stamps: the galaxies' own faint light)"
         entry = StatisticAudit(name, kind, _auc(labels, mock.values[:, j]), description=description)
         if real is not None:
             entry.real_auc = _auc(real_labels, real.values[:, j])
@@ -186,7 +187,7 @@ def audit_statistics(mock: StatisticTable, labels, *, real: StatisticTable | Non
         entries.append(entry)
     combined = []
     for name, wanted, judged_as in (("combined: all statistics", ("nuisance", "framing", "morphology"), "combined"), ("combined: nuisance and framing", ("nuisance", "framing"), "combined"), ("combined: nuisance", ("nuisance",), "nuisance")):
-        columns = [j for j, statistic in enumerate(mock.names) if kinds[statistic] in wanted]
+        columns = [j for j, statistic in enumerate(entries) if statistic.kind in wanted]
         if not columns:
             continue
         entry = StatisticAudit(name, judged_as, _cross_validated_auc(mock.values[:, columns], labels, seed=seed), description="gradient-boosted trees, 3-fold cross-validated")
