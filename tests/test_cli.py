@@ -199,6 +199,18 @@ def test_predict_with_test_time_augmentation(tmp_path, capsys, trained_run):
     assert "p_merger_std" in catalog.colnames and (np.asarray(catalog["p_merger_std"]) >= 0).all()
 
 
+def test_a_gpu_asked_for_where_there_is_none_is_one_line_and_writes_nothing(tmp_path, capsys, trained_run, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    make_toy_mergers(30, seed=4).save(tmp_path / "few.h5")
+    code, _, err = run(capsys, "predict", trained_run.run_dir, tmp_path / "few.h5", "--out", tmp_path / "c.parquet", "--device", "cuda", "--quiet")
+    assert code == 2 and err.count("\n") == 1 and "'cuda' asked for, but PyTorch sees no CUDA GPU" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["few.h5"]
+    code, _, err = run(capsys, "evaluate", trained_run.run_dir, "--data", tmp_path / "few.h5", "--out", tmp_path / "eval", "--device", "cuda", "--quiet")
+    assert code == 2 and "no CUDA GPU" in err and not (tmp_path / "eval").exists()
+
+
 def test_finetune_report_and_explain_commands(tmp_path, capsys, trained_run):
     gains = np.array([2.0, 1.0, 0.4], dtype=np.float32)[None, :, None, None]
     base = make_toy_mergers(200, seed=51)

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 DATA_HELP = "data: X.npy,y.npy | X.npy (unlabelled) | set.h5 | catalog.csv | folder of FITS/JPEG/PNG cutouts | one .fits/.jpg | toy[:N] (built-in synthetic set)"
+BACKEND_HELP = "auto: PyTorch on a GPU, else ONNX Runtime on the CPU when installed, else PyTorch"
+DEVICE_HELP = "auto (a CUDA GPU when PyTorch sees one, else the CPU), cpu, cuda or cuda:N"
 
 
 def _split_bands(text):
@@ -67,7 +69,9 @@ def cmd_finetune(args) -> int:
 def cmd_evaluate(args) -> int:
     from galmerge.pipeline import evaluate_run
 
-    evaluation = evaluate_run(args.run, args.data, out=args.out, overwrite=args.overwrite, backend=args.backend, n_bootstrap=args.bootstrap, adapt_bn=args.adapt_bn, progress=not args.quiet)
+    evaluation = evaluate_run(
+        args.run, args.data, out=args.out, overwrite=args.overwrite, backend=args.backend, device=args.device, n_bootstrap=args.bootstrap, adapt_bn=args.adapt_bn, progress=not args.quiet
+    )
     print(evaluation.summary())
     if evaluation.n_excluded:
         print(f"excluded {evaluation.n_excluded} images the run trained or validated on")
@@ -129,6 +133,7 @@ def cmd_predict(args) -> int:
         overwrite=args.overwrite,
         resume=args.resume,
         backend=args.backend,
+        device=args.device,
         tta=args.tta,
         prior=args.prior,
         ood=not args.no_ood,
@@ -413,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, help=f"labelled {DATA_HELP}")
     evaluate.add_argument("--out", type=Path, help="new folder for metrics.json, predictions.ecsv and figures (default <run>/evaluations/<data>)")
     evaluate.add_argument("--overwrite", action="store_true", help="replace --out if it is an earlier evaluation")
-    evaluate.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
+    evaluate.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"], help=BACKEND_HELP)
+    evaluate.add_argument("--device", default="auto", help=DEVICE_HELP)
     evaluate.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for intervals (default 1000)")
     evaluate.add_argument("--adapt-bn", metavar="IMAGES", help=f"recompute BatchNorm statistics on these unlabelled images of the survey first (AdaBN; not saved): {DATA_HELP}")
     evaluate.set_defaults(func=cmd_evaluate)
@@ -497,7 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--prior", type=float, help="survey merger fraction: move p(merger) from the training prior to it (Bayes' rule)")
     predict.add_argument("--no-ood", action="store_true", help="skip the distance to the training images (ood_score)")
     predict.add_argument("--no-statistics", action="store_true", help="skip the runs' statistics classifier (p_merger_statistics; it measures each image, about 1-2 ms per image on a CPU core)")
-    predict.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"], help="auto: ONNX Runtime when installed")
+    predict.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"], help=BACKEND_HELP)
+    predict.add_argument("--device", default="auto", help=DEVICE_HELP)
     predict.add_argument("--tta", action="store_true", help="average over the 8 flips/rotations; adds p_merger_std")
     predict.add_argument("--batch-size", type=int, default=512)
     predict.add_argument("--part-rows", type=int, default=16384, help="rows per written part (the most a kill can cost)")

@@ -5,7 +5,7 @@ from astropy.table import Table
 
 from galmerge.catalog import make_backend, predict, predict_catalog, predict_catalog_file, predict_proba
 from galmerge.data import ImageSet, dihedral_element, make_toy_mergers
-from galmerge.errors import OutputExistsError
+from galmerge.errors import ConfigError, OutputExistsError
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +70,10 @@ def test_backend_can_be_reused_across_calls(trained_run, fresh):
     first = predict_catalog(trained_run.trained, fresh[:10], runner=runner)
     second = predict_catalog(trained_run.trained, ImageSet(fresh.images[:10]), runner=runner)
     np.testing.assert_allclose(first["p_merger"], second["p_merger"])
+
+
+def test_onnx_on_a_gpu_is_refused_and_auto_without_one_is_onnx(trained_run, monkeypatch):
+    with pytest.raises(ConfigError, match="'onnx' runs on the CPU only, not on device 'cuda'"):
+        make_backend(trained_run.trained.model, backend="onnx", device="cuda", input_shape=(3, 75, 75))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert make_backend(trained_run.trained.model, input_shape=(3, 75, 75)).name == "onnx"

@@ -52,3 +52,13 @@ def test_a_label_free_monitor_chooses_the_checkpoint(tmp_path):
     assert fit(tmp_path / "entropy", series, epochs=5, monitor="target_entropy", early_stopping_patience=0)[0] == 3  # lowest entropy
     assert fit(tmp_path / "im", series, epochs=5, monitor="target_im", early_stopping_patience=0)[0] == 1  # highest information maximisation
     assert fit(tmp_path / "auc", series, epochs=5, monitor="val_roc_auc", early_stopping_patience=0)[0] == 0
+
+
+def test_deterministic_kernels_are_asked_for_where_a_gpu_trains_and_nowhere_else(tmp_path, monkeypatch):
+    from galmerge.training.trainer import _trains_on_gpu
+
+    fit(tmp_path, {"val_roc_auc": [0.5, 0.6]}, epochs=2, early_stopping_patience=0)
+    assert not torch.are_deterministic_algorithms_enabled()  # a CPU run leaves the process-wide setting alone
+    for visible in (False, True):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda visible=visible: visible)
+        assert [_trains_on_gpu(name) for name in ("auto", "gpu", "cpu")] == [visible, True, False]

@@ -1,4 +1,4 @@
-"""Inference backends: ONNX Runtime when installed (fastest on CPU), PyTorch otherwise.
+"""Inference backends: PyTorch on a GPU when there is one, ONNX Runtime when installed (fastest on CPU), PyTorch otherwise.
 
 On 2 CPU cores with the DeepMerge CNN (3x75x75), ONNX Runtime runs the exported graph 2-3x
 faster than PyTorch eager (it folds BatchNorm into the convolutions and runs NCHWc kernels).
@@ -20,9 +20,9 @@ from torch import nn
 
 from galmerge.catalog.export import write_onnx_graph
 from galmerge.errors import ConfigError
-from galmerge.models.inference import TorchBackend
+from galmerge.models.inference import DEVICES, TorchBackend, resolve_device
 
-__all__ = ["make_backend", "TorchBackend", "OnnxBackend", "onnx_available", "BACKENDS"]
+__all__ = ["make_backend", "TorchBackend", "OnnxBackend", "onnx_available", "BACKENDS", "DEVICES"]
 
 BACKENDS = ("auto", "onnx", "torch")
 
@@ -92,12 +92,19 @@ def _exported_graph(model: nn.Module, *, input_shape, cache_dir) -> Path:
     return path
 
 
-def make_backend(model: nn.Module, *, backend: str = "auto", device: str = "cpu", input_shape, cache_dir=None):
-    """The requested backend; ``auto`` is ONNX Runtime on CPU when installed, else PyTorch."""
+def make_backend(model: nn.Module, *, backend: str = "auto", device: str = "auto", input_shape, cache_dir=None):
+    """The requested backend on the requested device.
+
+    ``device="auto"`` is a CUDA GPU when PyTorch sees one, else the CPU. ``backend="auto"`` is
+    PyTorch on a GPU, ONNX Runtime on the CPU when installed, else PyTorch on the CPU. ONNX
+    Runtime runs on the CPU only.
+    """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
     if backend == "onnx" and not onnx_available():
         raise ConfigError("backend 'onnx' needs the onnx extra: pip install 'galmerge[onnx]'")
-    if backend == "onnx" or (backend == "auto" and device == "cpu" and onnx_available()):
+    if backend == "onnx" and device not in ("auto", "cpu"):
+        raise ConfigError(f"backend 'onnx' runs on the CPU only, not on device {device!r}; use --backend torch for a GPU")
+    if backend == "onnx" or (backend == "auto" and resolve_device(device).type == "cpu" and onnx_available()):
         return OnnxBackend(model, input_shape=input_shape, cache_dir=cache_dir)
     return TorchBackend(model, device=device)

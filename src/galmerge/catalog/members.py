@@ -46,7 +46,7 @@ class Member:
         return Run(folder) if Run.is_run(folder) else None
 
 
-def load_member(run, *, backend: str) -> Member:
+def load_member(run, *, backend: str, device: str = "auto") -> Member:
     from galmerge.catalog.backends import make_backend
     from galmerge.catalog.export import model_file_sha256
     from galmerge.models.trained import TrainedModel, model_file_path
@@ -54,7 +54,7 @@ def load_member(run, *, backend: str) -> Member:
     path = model_file_path(run)
     trained = TrainedModel.load(path)
     spec = trained.spec
-    runner = make_backend(trained.model, backend=backend, input_shape=(spec.in_bands, spec.input_size, spec.input_size))
+    runner = make_backend(trained.model, backend=backend, device=device, input_shape=(spec.in_bands, spec.input_size, spec.input_size))
     member = Member(path=path, trained=trained, sha256=model_file_sha256(path), runner=runner)
     run_folder = member.run
     if run_folder is not None and run_folder.statistics_model.exists():

@@ -30,14 +30,15 @@ def predict_proba(
     backend: str = "auto",
     batch_size: int = 256,
     tta: bool = False,
-    device: str = "cpu",
+    device: str = "auto",
     source: str | None = None,
     runner=None,
 ) -> np.ndarray:
     """Class probabilities (N, 2) of raw images, as scikit-learn's ``predict_proba``: p(non-merger), p(merger).
 
     The images are preprocessed as at training. ``backend`` picks what runs the network
-    (``auto``: ONNX Runtime on a CPU when installed, else PyTorch); ``runner``, a backend made by
+    (``auto``: PyTorch on a GPU when ``device`` is one, else ONNX Runtime when installed, else
+    PyTorch); ``device`` is ``auto`` (a CUDA GPU when PyTorch sees one), ``cpu`` or ``cuda``; ``runner``, a backend made by
     :func:`~galmerge.catalog.backends.make_backend`, is reused across calls instead. ``tta``
     averages over the 8 dihedral transforms (:meth:`~galmerge.models.TrainedModel.predict` also
     returns their spread).
@@ -45,7 +46,7 @@ def predict_proba(
     return predict(trained, images, rows=rows, backend=backend, batch_size=batch_size, tta=tta, device=device, source=source, runner=runner).proba()
 
 
-def predict(trained: TrainedModel, images, *, rows=None, backend: str = "auto", batch_size: int = 256, tta: bool = False, device: str = "cpu", source: str | None = None, runner=None) -> Prediction:
+def predict(trained: TrainedModel, images, *, rows=None, backend: str = "auto", batch_size: int = 256, tta: bool = False, device: str = "auto", source: str | None = None, runner=None) -> Prediction:
     """:meth:`TrainedModel.predict <galmerge.models.TrainedModel.predict>` with a backend chosen by name."""
     from galmerge.catalog.backends import make_backend
 

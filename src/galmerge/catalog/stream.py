@@ -64,6 +64,7 @@ class CatalogJob:
     chunk_rows: int
     batch_size: int
     backend: str
+    device: str
     tta: bool
     survey_prior: float | None
     training_priors: tuple
@@ -118,10 +119,10 @@ class SurveyCatalog:
 
 
 @functools.lru_cache(maxsize=4)
-def _members(runs: tuple, backend: str):
+def _members(runs: tuple, backend: str, device: str):
     from galmerge.catalog.members import load_member
 
-    return [load_member(run, backend=backend) for run in runs]
+    return [load_member(run, backend=backend, device=device) for run in runs]
 
 
 def score_chunk(job: CatalogJob, members, images: np.ndarray, meta, *, source: str) -> dict:
@@ -185,7 +186,7 @@ def compute_parts(job: CatalogJob, indices, *, on_part=None) -> int:
 
     Runs in the calling process or on a Dask worker; models and input are opened once per process.
     """
-    members = _members(job.runs, job.backend)
+    members = _members(job.runs, job.backend, job.device)
     reader = open_input(job.input)
     parts = CatalogParts(job.out)
     written = 0
@@ -215,6 +216,7 @@ def predict_survey(
     overwrite: bool = False,
     resume: bool = False,
     backend: str = "auto",
+    device: str = "auto",
     tta: bool = False,
     prior: float | None = None,
     ood: bool = True,
@@ -243,6 +245,9 @@ def predict_survey(
         Replace an earlier galmerge catalog; continue an interrupted one (see
         :func:`galmerge.catalog.writer.claim_output`).
     backend : {"auto", "onnx", "torch"}
+        What runs the network: ``auto`` is PyTorch on a GPU, else ONNX Runtime when installed.
+    device : {"auto", "cpu", "cuda"}
+        ``auto``: a CUDA GPU when PyTorch sees one (on each Dask worker), else the CPU.
     tta : bool
         Average over the 8 flips and rotations; adds ``p_merger_std``.
     prior : float in (0, 1), optional
@@ -274,7 +279,7 @@ def predict_survey(
     started = time.perf_counter()
     runs = tuple(str(r).strip() for r in (str(runs).split(",") if isinstance(runs, (str, Path)) else runs) if str(r).strip())
     resuming = claim_output(out, overwrite=overwrite, resume=resume)
-    members = _members(runs, backend)
+    members = _members(runs, backend, device)
     first_spec = members[0].trained.spec
     spec = describe_input(data, catalog=catalog, size=size, pixels=pixels, bands=bands, loading_size=first_spec.loading_size)
     reader = open_input(spec)
@@ -294,6 +299,7 @@ def predict_survey(
         resuming=resuming,
         source=reader.source,
         backend=backend,
+        device=device,
         tta=tta,
         prior=prior,
         ood=ood,
@@ -329,7 +335,7 @@ def predict_survey(
     )
 
 
-def _make_job(out, runs, members, spec, n_rows, parts, *, resuming, source, backend, tta, prior, ood, statistics, batch_size, chunk_rows, part_rows) -> CatalogJob:
+def _make_job(out, runs, members, spec, n_rows, parts, *, resuming, source, backend, device, tta, prior, ood, statistics, batch_size, chunk_rows, part_rows) -> CatalogJob:
     from galmerge import __version__
     from galmerge.catalog.members import training_prior
     from galmerge.catalog.uncertainty import shift_prior
@@ -367,6 +373,7 @@ def _make_job(out, runs, members, spec, n_rows, parts, *, resuming, source, back
         "model_sha256": [m.sha256 for m in members],
         "ensemble_size": len(members),
         "backend": members[0].runner.name,
+        "device": str(getattr(members[0].runner, "device", "cpu")),
         "tta": tta,
         "thresholds": thresholds,
         "target_recall": members[0].trained.spec.target_recall,
@@ -385,6 +392,7 @@ def _make_job(out, runs, members, spec, n_rows, parts, *, resuming, source, back
         chunk_rows=chunk_rows,
         batch_size=batch_size,
         backend=backend,
+        device=device,
         tta=tta,
         survey_prior=prior,
         training_priors=tuple(p for p, _ in priors),

@@ -7,30 +7,63 @@ A *runner* is anything with ``logits(images: ndarray) -> ndarray`` for preproces
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["TorchBackend", "merger_probabilities", "softmax_merger"]
+from galmerge.errors import ConfigError
+
+__all__ = ["TorchBackend", "resolve_device", "merger_probabilities", "softmax_merger", "DEVICES"]
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str) -> torch.device:
+    """The torch device for a name: ``auto`` is the first CUDA GPU when PyTorch sees one, else the CPU.
+
+    Raises
+    ------
+    ConfigError
+        A CUDA device asked for where PyTorch sees none, or a name PyTorch does not know.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ConfigError(f"unknown device {device!r}; choose one of {DEVICES} (or cuda:N)") from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+    return resolved
 
 
 class TorchBackend:
-    """Run the model in PyTorch (any device), channels-last, without gradients."""
+    """Run the model in PyTorch, channels-last, without gradients, on ``device`` (a name for
+    :func:`resolve_device`).
+
+    A model already on that device is run as it is (so a BatchNorm domain chosen on it later
+    applies); one on another device is copied there, leaving the caller's model where it was.
+    """
 
     name = "torch"
 
     def __init__(self, model: nn.Module, *, device: str = "cpu"):
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
+        current = next(model.parameters()).device
+        if current.type != self.device.type or (self.device.index is not None and current != self.device):
+            model = copy.deepcopy(model)
         self.model = model.eval().to(self.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            batch = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
-            return self.model(batch.contiguous(memory_format=torch.channels_last))[1].float().cpu().numpy()
+        return self.outputs(images)[0]
 
     def outputs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logits, features) of preprocessed images."""
-        with torch.inference_mode():
+        # Full float32 convolutions on a GPU: cuDNN's default TF32 moved p(merger) by up to 4e-3
+        # from the CPU's on an H200 (benchmarks/gpu_check.py); a catalog should not depend on the machine.
+        with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
             batch = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
             features, logits = self.model(batch.contiguous(memory_format=torch.channels_last))
             return logits.float().cpu().numpy(), features.float().cpu().numpy()

@@ -10,6 +10,7 @@ from galmerge.errors import LabelError
 from galmerge.evaluation.compare import paired_bootstrap
 from galmerge.evaluation.evaluate import write_evaluation
 from galmerge.evaluation.metrics import score_predictions
+from galmerge.models.inference import resolve_device
 from galmerge.models.statistics_classifier import combined_probability, load_statistics_model
 from galmerge.models.trained import TrainedModel
 from galmerge.pipeline.adapt import adapted_model
@@ -26,6 +27,7 @@ def evaluate_run(
     out=None,
     overwrite: bool = False,
     backend: str = "auto",
+    device: str = "auto",
     n_bootstrap: int = 1000,
     seed: int = 0,
     adapt_bn=None,
@@ -44,6 +46,9 @@ def evaluate_run(
         ``<run>/evaluations/<data name>`` (a new folder each time).
     overwrite : bool
         Replace ``out`` when it is an earlier galmerge evaluation.
+    backend, device : str
+        What runs the network, and where (:func:`galmerge.catalog.make_backend`): by default a
+        CUDA GPU when PyTorch sees one, else ONNX Runtime on the CPU when installed.
     adapt_bn : ImageSet or str, optional
         Unlabelled images of the evaluated survey: recompute the BatchNorm statistics on them
         first (AdaBN, not saved; ``galmerge adapt-bn`` keeps them with the run). Their labels,
@@ -58,6 +63,7 @@ def evaluate_run(
         (``statistics``, ``statistics_predictions.ecsv``), and the two pooled (``combined``,
         ``combined_predictions.ecsv``), with the paired ROC-AUC differences.
     """
+    resolve_device(device)  # a GPU asked for where there is none fails before anything is written
     run = Run.open(run)
     trained = adapted_model(run.path, adapt_bn, progress=progress) if adapt_bn is not None else TrainedModel.load(run.path)
     imageset = as_imageset(data, size=trained.spec.loading_size, progress=progress)
@@ -68,7 +74,7 @@ def evaluate_run(
     if labels.min() == labels.max():
         raise LabelError(f"{imageset.source}: evaluation needs both classes, but the {len(kept)} images the run did not use are all of one class")
     folder = run.new_evaluation_folder(data, out=out, overwrite=overwrite)
-    p_merger = predict(trained, imageset, rows=kept, backend=backend).p_merger
+    p_merger = predict(trained, imageset, rows=kept, backend=backend, device=device).p_merger
     evaluation = write_evaluation(
         folder,
         labels=labels,

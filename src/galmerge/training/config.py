@@ -296,6 +296,7 @@ class HardwareConfig:
     devices: int | str = option("auto", "number of devices, or auto", value_type=(int, str))
     precision: str = option("32-true", "Lightning precision (32-true, bf16-mixed, ...)")
     channels_last: bool = option(True, "NHWC tensors: faster on CPU for these small-channel CNNs")
+    deterministic: bool = option(True, "same seed, same weights on a GPU too: deterministic cuDNN kernels (a little slower; a CPU is deterministic either way)")
 
     def __post_init__(self):
         coerce_fields(self)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from torch import nn
 
@@ -53,6 +54,8 @@ def make_trainer(config: TrainConfig, run: Run, *, progress: bool = True, extra_
         devices=hardware.devices,
         # Lightning checks the precision and names the valid ones in its error.
         precision=hardware.precision,  # type: ignore[arg-type]
+        # Only where a GPU trains: the setting is process-wide, and a CPU needs none of it.
+        deterministic="warn" if hardware.deterministic and _trains_on_gpu(hardware.accelerator) else None,
         logger=False,
         callbacks=callbacks,
         enable_progress_bar=terminal,
@@ -61,6 +64,10 @@ def make_trainer(config: TrainConfig, run: Run, *, progress: bool = True, extra_
         default_root_dir=run.path,
     )
     return trainer, checkpoint
+
+
+def _trains_on_gpu(accelerator: str) -> bool:
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
 
 
 def initialise_weights(model: nn.Module, path, *, architecture: str) -> None:
