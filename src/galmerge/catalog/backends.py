@@ -20,9 +20,9 @@ from torch import nn
 
 from galmerge.catalog.export import write_onnx_graph
 from galmerge.errors import ConfigError
-from galmerge.models.inference import DEVICES, TorchBackend, resolve_device
+from galmerge.models.inference import TorchBackend, resolve_device
 
-__all__ = ["make_backend", "TorchBackend", "OnnxBackend", "onnx_available", "BACKENDS", "DEVICES"]
+__all__ = ["make_backend", "TorchBackend", "OnnxBackend", "onnx_available", "BACKENDS"]
 
 BACKENDS = ("auto", "onnx", "torch")
 

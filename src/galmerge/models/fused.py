@@ -85,10 +85,11 @@ def bn_relu_pool(z: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
 
     Updates ``bn``'s running statistics in training mode exactly as ``nn.BatchNorm2d`` does
     (momentum update, or a cumulative average when ``momentum`` is ``None``; unbiased running
-    variance). Under autocast it works in the BatchNorm's own precision (float32), as the
-    statistics of a reduced-precision batch would be too coarse. Requires an affine BatchNorm with tracked running statistics, which is what the
-    models here build; a :class:`~galmerge.models.domain_bn.DomainBatchNorm2d` works too (its
-    active domain's statistics are used and updated).
+    variance). Under autocast it works in the BatchNorm's own precision (float32), as
+    ``nn.BatchNorm2d`` keeps its statistics. Requires an affine BatchNorm with tracked running
+    statistics, which is what the models here build; a
+    :class:`~galmerge.models.domain_bn.DomainBatchNorm2d` works too (its active domain's
+    statistics are used and updated).
     """
     if z.dtype != bn.running_mean.dtype:  # under autocast (bf16-mixed, 16-mixed) the statistics stay in float32
         z = z.to(bn.running_mean.dtype)

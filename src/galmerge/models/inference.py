@@ -57,16 +57,19 @@ class TorchBackend:
         self.model = model.eval().to(self.device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        return self.outputs(images)[0]
+        return self._forward(images)[1].float().cpu().numpy()
 
     def outputs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logits, features) of preprocessed images."""
+        features, logits = self._forward(images)
+        return logits.float().cpu().numpy(), features.float().cpu().numpy()
+
+    def _forward(self, images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         # Full float32 convolutions on a GPU: cuDNN's default TF32 moved p(merger) by up to 4e-3
         # from the CPU's on an H200 (benchmarks/gpu_check.py); a catalog should not depend on the machine.
         with torch.inference_mode(), torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
             batch = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
-            features, logits = self.model(batch.contiguous(memory_format=torch.channels_last))
-            return logits.float().cpu().numpy(), features.float().cpu().numpy()
+            return self.model(batch.contiguous(memory_format=torch.channels_last))
 
 
 def merger_probabilities(runner, processed: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
