@@ -16,7 +16,7 @@ def test_auto_is_a_gpu_exactly_when_pytorch_sees_one(monkeypatch, visible):
     assert resolve_device("cpu").type == "cpu"
 
 
-def test_a_gpu_asked_for_where_there_is_none_and_an_unknown_name_are_clear_errors(monkeypatch):
+def test_a_missing_gpu_an_unknown_name_and_a_gpu_number_out_of_range_are_clear_errors(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match="'cuda' asked for, but PyTorch sees no CUDA GPU"):
         resolve_device("cuda")
@@ -24,6 +24,11 @@ def test_a_gpu_asked_for_where_there_is_none_and_an_unknown_name_are_clear_error
         resolve_device("cuda:1")
     with pytest.raises(ConfigError, match="unknown device 'gpu0'"):
         resolve_device("gpu0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0").index == 0
+    with pytest.raises(ConfigError, match="'cuda:1' asked for, but PyTorch sees 1 CUDA GPU"):
+        resolve_device("cuda:1")
 
 
 def test_a_runner_on_another_device_copies_the_model_and_one_on_the_same_device_shares_it():

@@ -36,6 +36,8 @@ def resolve_device(device: str) -> torch.device:
         raise ConfigError(f"unknown device {device!r}; choose one of {DEVICES} (or cuda:N)") from error
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {device!r} asked for, but PyTorch sees {torch.cuda.device_count()} CUDA GPU(s), numbered from 0")
     return resolved
 
 
