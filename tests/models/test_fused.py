@@ -37,7 +37,8 @@ def test_training_forward_backward_and_running_statistics_match_the_plain_layers
     torch.testing.assert_close(fused_bn.bias.grad, plain_bn.bias.grad, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(fused_bn.running_mean, plain_bn.running_mean)
     torch.testing.assert_close(fused_bn.running_var, plain_bn.running_var)
-    fused_bn.eval(), plain_bn.eval()
+    fused_bn.eval()
+    plain_bn.eval()
     torch.testing.assert_close(bn_relu_pool(z, fused_bn), plain(z, plain_bn), atol=1e-5, rtol=1e-5)
 
 
