@@ -54,9 +54,8 @@ def train_once(name: str, source, target, folder: Path, *, epochs: int, **option
     class Where(pl.Callback):
         def on_train_batch_start(self, trainer, module, batch, batch_idx):
             if not seen:
-                first = batch[0] if isinstance(batch, (list, tuple)) else next(iter(batch.values()))
-                first = first[0] if isinstance(first, (list, tuple)) else first
-                seen.update(model=str(module.device), batch=str(first.device))
+                images, _ = batch["source"]  # the training step's batch: {"source": (images, labels), ...}
+                seen.update(model=str(module.device), batch=str(images.device))
 
     config = TrainConfig(epochs=epochs, early_stopping_patience=0, n_bootstrap=0, devices=1, **options)
     result = train(source, target=target, config=config, out=folder / name, progress=False, callbacks=[Where()])

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from galmerge.adapt.entropy import prediction_entropy
 
@@ -65,6 +66,11 @@ def proxy_a_distance(source: np.ndarray, target: np.ndarray, *, seed: int = 0) -
     return float(2.0 * (1.0 - 2.0 * min(error, 0.5)))
 
 
+# One BLAS thread: the probes' matrices (800 x 2,592 per fold for DeepMerge) are too small to
+# share, and threads woken beside PyTorch's cost more than they give. Same numbers, 2.5x faster on
+# 2 cores; on a 16-core H200 machine (benchmarks/gpu_check.py) a DANN epoch of 5,600 + 5,600 toy
+# images fell from 4.4 to 2.3 s, these criteria having taken 3.5 s of it.
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def label_free_criteria(
     target_logits,
     source_features: np.ndarray | None,
@@ -81,17 +87,6 @@ def label_free_criteria(
     ``source_features``) enable ``dev_risk``; ``survey_prior`` (default: the EM estimate from
     these logits) sets the merger fraction ``target_im_prior`` rewards.
     """
-    from threadpoolctl import threadpool_limits
-
-    # One BLAS thread: the probes' matrices (800 x 2,592 per fold for DeepMerge) are too small to
-    # share, and threads woken beside PyTorch's cost more than they give. Same numbers, 2.5x faster
-    # on 2 cores; on a 16-core H200 machine (benchmarks/gpu_check.py) a DANN epoch of 5,600 + 5,600
-    # toy images fell from 4.4 to 2.3 s, these criteria having taken 3.5 s of it.
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _criteria(target_logits, source_features, target_features, source_losses=source_losses, survey_prior=survey_prior, train_prior=train_prior, seed=seed)
-
-
-def _criteria(target_logits, source_features, target_features, *, source_losses, survey_prior, train_prior, seed) -> dict:
     from galmerge.adapt.prior import estimate_prior_em
 
     logits = torch.as_tensor(target_logits)

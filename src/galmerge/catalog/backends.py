@@ -50,6 +50,7 @@ class OnnxBackend:
     """
 
     name = "onnx"
+    device = "cpu"
 
     def __init__(self, model: nn.Module, *, input_shape: tuple[int, int, int], cache_dir=None, call_size: int = 16):
         import onnxruntime
@@ -101,10 +102,11 @@ def make_backend(model: nn.Module, *, backend: str = "auto", device: str = "auto
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
-    if backend == "onnx" and not onnx_available():
-        raise ConfigError("backend 'onnx' needs the onnx extra: pip install 'galmerge[onnx]'")
-    if backend == "onnx" and device not in ("auto", "cpu"):
-        raise ConfigError(f"backend 'onnx' runs on the CPU only, not on device {device!r}; use --backend torch for a GPU")
+    if backend == "onnx":
+        if not onnx_available():
+            raise ConfigError("backend 'onnx' needs the onnx extra: pip install 'galmerge[onnx]'")
+        if device not in ("auto", "cpu"):
+            raise ConfigError(f"backend 'onnx' runs on the CPU only, not on device {device!r}; use --backend torch for a GPU")
     if backend == "onnx" or (backend == "auto" and resolve_device(device).type == "cpu" and onnx_available()):
         return OnnxBackend(model, input_shape=input_shape, cache_dir=cache_dir)
     return TorchBackend(model, device=device)

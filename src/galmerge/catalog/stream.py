@@ -373,7 +373,7 @@ def _make_job(out, runs, members, spec, n_rows, parts, *, resuming, source, back
         "model_sha256": [m.sha256 for m in members],
         "ensemble_size": len(members),
         "backend": members[0].runner.name,
-        "device": str(getattr(members[0].runner, "device", "cpu")),
+        "device": str(members[0].runner.device),
         "tta": tta,
         "thresholds": thresholds,
         "target_recall": members[0].trained.spec.target_recall,
