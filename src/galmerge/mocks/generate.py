@@ -7,7 +7,7 @@ real sky and display. What differs is only the physics: a merger's galaxies have
 an encounter (:mod:`galmerge.mocks.encounters`), inside the recipe's merger definition
 (:class:`~galmerge.mocks.recipes.MergerDefinition`). The non-mergers follow the recipe's
 population: ellipticals, lenticulars, spirals, edge-on disks, clumpy disks, projected pairs at
-the projected separations of the merging pairs, flybys and (optionally) bound pairs before their
+the projected separations of the merging pairs (those of the first half of the merger tasks), flybys and (optionally) bound pairs before their
 first pericentre.
 
 Work is split into tasks with seeds spawned from the user's seed and the task's index, and
@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -114,7 +116,7 @@ def _finish(batch: _Batch, observer: Observer, rendered, pixel_arcsec: float, rn
     mask[(stamp.tidal >= visible) & (stamp.tidal >= 0.3 * total)] |= MASK_BITS["tidal"]
     mask[(stamp.companion >= visible) & (stamp.companion >= 0.5 * total)] |= MASK_BITS["companion"]
     stats = measure_statistics(stamp.noiseless, pixel_scale_arcsec=pixel_arcsec)
-    batch.images.append(stamp.images)
+    batch.images.append(stamp.images.astype(np.float32))  # as the set stores it: half the bytes to send back
     batch.masks.append(mask)
     batch.meta.append({**meta, "pixel_scale_arcsec": pixel_arcsec, "n_field_sources": stamp.n_field_sources, **dict(zip(STATISTICS, stats))})
 
@@ -306,12 +308,13 @@ def _run_task(arguments):
     return _merger_task(*rest) if kind == "merger" else _non_merger_task(*rest)
 
 
-def _run_tasks(tasks, *, pool, progress: bool, description: str) -> list[_Batch]:
-    """Run tasks (in ``pool`` when given), returning results in task order."""
+def _run_tasks(tasks, *, pool, progress: bool, description: str) -> Iterator[_Batch]:
+    """Start tasks (queued in ``pool`` when given; run as they are read otherwise) and yield
+    their results in task order."""
     from galmerge.display import progress_bar
 
     mapped = pool.imap(_run_task, tasks) if pool is not None and len(tasks) > 1 else map(_run_task, tasks)
-    return list(progress_bar(mapped, total=len(tasks), desc=description, unit="task", enabled=progress))
+    return iter(progress_bar(mapped, total=len(tasks), desc=description, unit="task", enabled=progress))
 
 
 @contextlib.contextmanager
@@ -402,14 +405,21 @@ def generate_mocks(
     kinds = [kind for kind, count in counts.items() if kind != "merger" for _ in range(count)]
     kinds = [kinds[i] for i in np.random.default_rng(np.random.SeedSequence([seed, 5])).permutation(len(kinds))]
     with _worker_pool(workers or os.cpu_count() or 1) as pool:
-        mergers = _Batch()
-        for result in _run_tasks(merger_tasks, pool=pool, progress=progress, description="mergers"):
+        mergers, others = _Batch(), _Batch()
+        merger_results = _run_tasks(merger_tasks, pool=pool, progress=progress, description="mergers")
+        # Projected pairs take their separations from the pairs of the first half of the merger
+        # tasks (in task order, so the output stays independent of the worker count). The
+        # non-merger tasks are queued then, behind the other half: no worker waits for the last
+        # merger task. (Waiting for all of them left one of two cores idle for ~1 s of a 20 s
+        # `galmerge mock --n 4000`.)
+        for result in itertools.islice(merger_results, math.ceil(len(merger_tasks) / 2)):
             mergers.extend(result)
-        merger_meta = mergers.meta[: counts["merger"]]
-        separations = np.sort([m["projected_separation_kpc"] / m["r90_kpc"] for m in merger_meta if m["stage"] == "pair"])
+        separations = np.sort([m["projected_separation_kpc"] / m["r90_kpc"] for m in mergers.meta[: counts["merger"]] if m["stage"] == "pair"])
         other_tasks = [("other", recipe, kinds[start : start + options.systems_per_task], seed, task, separations) for task, start in enumerate(range(0, len(kinds), options.systems_per_task))]
-        others = _Batch()
-        for result in _run_tasks(other_tasks, pool=pool, progress=progress, description="non-mergers"):
+        other_results = _run_tasks(other_tasks, pool=pool, progress=progress, description="non-mergers")
+        for result in merger_results:
+            mergers.extend(result)
+        for result in other_results:
             others.extend(result)
     return _assemble(recipe, mergers, counts["merger"], others, seed, encounters=encounters)
 
