@@ -75,14 +75,11 @@ class MockOptions:
 
 @dataclass
 class _Batch:
+    """One task's stamps (float32), masks and metadata, in the order drawn."""
+
     images: list = field(default_factory=list)
     masks: list = field(default_factory=list)
     meta: list = field(default_factory=list)
-
-    def extend(self, other: "_Batch") -> None:
-        self.images.extend(other.images)
-        self.masks.extend(other.masks)
-        self.meta.extend(other.meta)
 
 
 def _frame(observer: Observer, rng: np.random.Generator, look, z: float) -> tuple[Grid, float, float]:
