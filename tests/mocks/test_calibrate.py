@@ -106,3 +106,26 @@ def test_calibration_warns_about_a_bank_that_keeps_only_noisy_skies(tmp_path, tw
     with pytest.warns(UserWarning, match="only 30 of 60 pictures"):
         result = calibrate_recipe("sdss-gri", tmp_path / "two_skies.h5", tmp_path / "c.toml", rounds=1, per_kind=4, check_n=40, max_evaluations=4, cnn=False, workers=1, progress=False)
     assert json.loads(result.report.read_text())["sky_bank_noise_ratio"] > SkyBank.BIASED_NOISE_RATIO
+
+
+def test_the_projected_pair_share_moves_only_when_the_neighbour_rates_tell_pairs_from_singles(monkeypatch):
+    from galmerge.mocks import calibrate
+    from galmerge.mocks.calibrate import PAIR_KIND, _pair_share
+
+    # the measurement is stubbed: a picture "has a bright neighbour" where its first pixel is 1
+    monkeypatch.setattr(calibrate, "neighbour_fraction", lambda pictures: float(pictures[:, 0, 0, 0].mean()))
+
+    def pictures(n, with_neighbour):
+        out = np.zeros((n, 3, 4, 4), np.float32)
+        out[:with_neighbour, 0, 0, 0] = 1.0
+        return out
+
+    shares = {"disk": 1.0}
+    # 1 of 10 pairs with a neighbour, none of 100 singles: 0.1 +- 0.095, not two standard errors
+    few = np.concatenate([pictures(100, 0), pictures(10, 1)])
+    kinds = np.array(["disk"] * 100 + [PAIR_KIND] * 10)
+    assert _pair_share(few, kinds, 0.05, shares, current=0.1) == 0.1
+    # 30 of 40: the real rate 0.15 then asks for 0.15 / 0.75 = 20 % pairs
+    many = np.concatenate([pictures(100, 0), pictures(40, 30)])
+    kinds = np.array(["disk"] * 100 + [PAIR_KIND] * 40)
+    assert _pair_share(many, kinds, 0.15, shares, current=0.1) == pytest.approx(0.2)

@@ -156,14 +156,24 @@ def _population_weights(mock: StatisticTable, kinds: np.ndarray, real: Statistic
     return {**dict(zip(names, (weights * (1 - pair_share)).tolist())), PAIR_KIND: pair_share}
 
 
-def _pair_share(pictures: np.ndarray, kinds: np.ndarray, real_rate: float, shares: dict) -> float:
-    """The share of projected pairs that makes the mocks' bright-neighbour rate the real one."""
+def _pair_share(pictures: np.ndarray, kinds: np.ndarray, real_rate: float, shares: dict, *, current: float) -> float:
+    """The share of projected pairs that makes the mocks' bright-neighbour rate the real one.
+
+    ``current`` (the recipe's share) is kept where the mock pairs' rate does not exceed the
+    single galaxies' by two binomial standard errors: with a few dozen stamps per kind and
+    rates of about 1 % (SDSS pictures), the fitted share jumped between 0 and the cap of 0.5
+    from one round to the next.
+    """
     singles = np.isin(kinds, FITTED_KINDS)
     weights = np.array([shares.get(k, 0.0) for k in FITTED_KINDS])
     base = sum(w * neighbour_fraction(pictures[kinds == k]) for k, w in zip(FITTED_KINDS, weights / max(weights.sum(), 1e-12)) if (kinds == k).any()) if singles.any() else 0.0
-    pairs = neighbour_fraction(pictures[kinds == PAIR_KIND]) if (kinds == PAIR_KIND).any() else 1.0
-    if pairs <= base:
-        return 0.0
+    n_pairs = int((kinds == PAIR_KIND).sum())
+    if n_pairs == 0:
+        return current
+    pairs = neighbour_fraction(pictures[kinds == PAIR_KIND])
+    error = np.sqrt(pairs * (1 - pairs) / n_pairs + base * (1 - base) / max(int(singles.sum()), 1))
+    if pairs - base <= 2 * error:
+        return current
     return float(np.clip((real_rate - base) / (pairs - base), 0.0, 0.5))
 
 
@@ -249,7 +259,7 @@ def calibrate_recipe(recipe, real, out, *, rounds: int = 2, per_kind: int = 80, 
         display, distance = _fit_display(displayer, current.display, kinds, real_stats, shares, max_evaluations)
         pictures_now = displayer.pictures(display)
         stats = measure_image_statistics(pictures_now)
-        pair_share = _pair_share(pictures_now, kinds, real_neighbours, shares)
+        pair_share = _pair_share(pictures_now, kinds, real_neighbours, shares, current=current.population_shares().get(PAIR_KIND, 0.0))
         shares = _population_weights(stats, kinds, real_stats, pair_share=pair_share)
         weights = np.array([shares.get(k, 0.0) / max((kinds == k).sum(), 1) for k in kinds])
         mock_size = _weighted_median(stats.column("r90_px"), weights)
