@@ -14,7 +14,8 @@ calibration
    non-negative least squares of per-type shape histograms against the real ones; the share of
    projected pairs from the rate of frames with a bright neighbour (a second object with a
    quarter of the central object's light within 2 R90), real against mocks without and with
-   pairs; the field of view by the ratio of median sizes; in a few rounds;
+   pairs (the recipe's share is kept where the mock rates cannot tell pairs from single
+   galaxies); the field of view by the ratio of median sizes; in a few rounds;
 3. writes the calibrated recipe, the sky bank beside it, ``calibration.json`` and a figure of
    every statistic (real, before, after, with KS and Wasserstein distances), and the realism
    score before and after (:mod:`galmerge.mocks.realism_score`).
