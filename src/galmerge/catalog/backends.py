@@ -1,4 +1,5 @@
-"""Inference backends: PyTorch on a GPU when there is one, ONNX Runtime when installed (fastest on CPU), PyTorch otherwise.
+"""Inference backends: PyTorch on a GPU when there is one, ONNX Runtime when installed (fastest
+on CPU), PyTorch otherwise.
 
 On 2 CPU cores with the DeepMerge CNN (3x75x75), ONNX Runtime runs the exported graph 2-3x
 faster than PyTorch eager (it folds BatchNorm into the convolutions and runs NCHWc kernels).

@@ -38,8 +38,9 @@ def predict_proba(
 
     The images are preprocessed as at training. ``backend`` picks what runs the network
     (``auto``: PyTorch on a GPU when ``device`` is one, else ONNX Runtime when installed, else
-    PyTorch); ``device`` is ``auto`` (a CUDA GPU when PyTorch sees one), ``cpu`` or ``cuda``; ``runner``, a backend made by
-    :func:`~galmerge.catalog.backends.make_backend`, is reused across calls instead. ``tta``
+    PyTorch); ``device`` is ``auto`` (a CUDA GPU when PyTorch sees one), ``cpu`` or ``cuda``;
+    ``runner``, a backend made by :func:`~galmerge.catalog.backends.make_backend`, is reused
+    across calls instead. ``tta``
     averages over the 8 dihedral transforms (:meth:`~galmerge.models.TrainedModel.predict` also
     returns their spread).
     """

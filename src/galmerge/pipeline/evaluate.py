@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from galmerge.catalog.backends import make_backend
 from galmerge.catalog.predict import predict
 from galmerge.data.sources import as_imageset
 from galmerge.errors import LabelError
 from galmerge.evaluation.compare import paired_bootstrap
 from galmerge.evaluation.evaluate import write_evaluation
 from galmerge.evaluation.metrics import score_predictions
-from galmerge.models.inference import resolve_device
 from galmerge.models.statistics_classifier import combined_probability, load_statistics_model
 from galmerge.models.trained import TrainedModel
 from galmerge.pipeline.adapt import adapted_model
@@ -63,7 +63,6 @@ def evaluate_run(
         (``statistics``, ``statistics_predictions.ecsv``), and the two pooled (``combined``,
         ``combined_predictions.ecsv``), with the paired ROC-AUC differences.
     """
-    resolve_device(device)  # a GPU asked for where there is none fails before anything is written
     run = Run.open(run)
     trained = adapted_model(run.path, adapt_bn, progress=progress) if adapt_bn is not None else TrainedModel.load(run.path)
     imageset = as_imageset(data, size=trained.spec.loading_size, progress=progress)
@@ -73,8 +72,11 @@ def evaluate_run(
     labels = all_labels[kept]
     if labels.min() == labels.max():
         raise LabelError(f"{imageset.source}: evaluation needs both classes, but the {len(kept)} images the run did not use are all of one class")
+    size = trained.spec.input_size
+    # made before the folder: a GPU asked for where there is none fails with nothing written
+    runner = make_backend(trained.model, backend=backend, device=device, input_shape=(trained.spec.in_bands, size, size))
     folder = run.new_evaluation_folder(data, out=out, overwrite=overwrite)
-    p_merger = predict(trained, imageset, rows=kept, backend=backend, device=device).p_merger
+    p_merger = predict(trained, imageset, rows=kept, runner=runner).p_merger
     evaluation = write_evaluation(
         folder,
         labels=labels,
