@@ -2,8 +2,11 @@
 
 import numpy as np
 import pytest
+from scipy.optimize import brentq
+from scipy.special import gammaincinv
 
-from galmerge.mocks.framing import centre_offset_px, enclosed_light, petrosian_r90_kpc
+from galmerge.mocks.framing import centre_offset_px, enclosed_light, petrosian_r90_kpc, petrosian_radius_kpc
+from galmerge.mocks.light import sersic_b
 from galmerge.mocks.recipes import Framing
 from galmerge.mocks.systems import GalaxyLook
 
@@ -25,6 +28,40 @@ def test_a_de_vaucouleurs_profile_loses_more_light_to_the_petrosian_aperture():
     spheroid = GalaxyLook(abs_mag=-21.0, disk_kpc=1.0, bulge_fraction=1.0, bulge_n=4.0, bulge_kpc=2.0, arm_fraction=0.0, halo_fraction=0.0)
     true_r90 = np.interp(0.9, enclosed_light(spheroid, np.geomspace(0.01, 200, 4000)), np.geomspace(0.01, 200, 4000))
     assert petrosian_r90_kpc(spheroid) < 0.9 * true_r90
+
+
+def test_the_petrosian_half_light_radius_of_a_de_vaucouleurs_profile_is_short_of_its_effective_radius():
+    # Graham et al. (2005): the Petrosian aperture misses 0.20 mag of an R^1/4 profile, so its
+    # Petrosian R50 encloses half of 83 % of the light (their eta is the ratio to the intensity
+    # at R; SDSS's annulus of 0.8-1.25 R differs by ~0.02 R_e)
+    spheroid = GalaxyLook(abs_mag=-21.0, disk_kpc=1.0, bulge_fraction=1.0, bulge_n=4.0, bulge_kpc=2.0, arm_fraction=0.0, halo_fraction=0.0)
+    graham = (gammaincinv(8.0, 0.5 * 10 ** (-0.4 * 0.20)) / sersic_b(4.0)) ** 4
+    assert petrosian_radius_kpc(spheroid, fraction=0.5) / 2.0 == pytest.approx(graham, abs=0.03)
+    # an exponential disk loses ~1 %: its Petrosian R50 is just inside its 1.678 scale lengths
+    assert 1.60 * 2.0 < petrosian_radius_kpc(exponential_disk(2.0), fraction=0.5) < 1.678 * 2.0
+
+
+def _root_found_petrosian_r90(look) -> float:
+    def excess(radius):
+        light, outer, inner = enclosed_light(look, np.array([radius, 1.25 * radius, 0.8 * radius]))
+        return (outer - inner) / (1.25**2 - 0.8**2) / light - 0.2
+
+    petrosian = brentq(excess, 0.05, 200.0, xtol=1e-9)
+    flux = enclosed_light(look, 2.0 * petrosian)
+    return brentq(lambda radius: enclosed_light(look, radius) - 0.9 * flux, 1e-3, 2.0 * petrosian, xtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "look",
+    [
+        exponential_disk(2.3),
+        GalaxyLook(abs_mag=-21.0, disk_kpc=1.0, bulge_fraction=1.0, bulge_n=4.7, bulge_kpc=2.1, arm_fraction=0.0, halo_fraction=0.0),
+        GalaxyLook(abs_mag=-21.0, disk_kpc=3.1, bulge_fraction=0.4, bulge_n=3.3, bulge_kpc=0.8, arm_fraction=0.0, halo_fraction=0.03, halo_kpc=17.0),
+    ],
+)
+def test_the_petrosian_r90_agrees_with_one_solved_for_directly(look):
+    # the Petrosian radius falls between the radii where the profile is sampled
+    assert petrosian_r90_kpc(look) == pytest.approx(_root_found_petrosian_r90(look), rel=2e-3)
 
 
 def test_centre_offsets_follow_the_framing_law():
