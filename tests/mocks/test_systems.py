@@ -4,6 +4,7 @@ particles rendered the same whichever way the canvas groups them."""
 import numpy as np
 import pytest
 
+from galmerge.mocks.framing import petrosian_radius_kpc
 from galmerge.mocks.light import Grid
 from galmerge.mocks.systems import _Canvas, band_fluxes, draw_look, render_isolated
 
@@ -33,6 +34,18 @@ def test_galaxy_types_draw_their_own_colours():
     assert colours["spheroid"].std() < 0.1 < colours["disk"].std()  # a tight red sequence, a broad disk population
     look = draw_look(rng, abs_mag=-21.0, z=0.05, kind="disk")
     assert look.young_colour < look.colour < look.old_colour
+
+
+def test_spheroids_take_shens_sizes_as_petrosian_radii():
+    # Shen et al. (2003)'s early types: SDSS Petrosian R50 of 2.5 kpc at M = -21, growing as
+    # L^0.65, with 0.12 dex scatter; the effective radius of the Sersic body is larger
+    rng = np.random.default_rng(1)
+    for abs_mag in (-21.0, -22.0):
+        looks = [draw_look(rng, abs_mag=abs_mag, z=1e-3, kind="spheroid") for _ in range(400)]
+        sizes = np.array([petrosian_radius_kpc(look, fraction=0.5) for look in looks])
+        assert np.median(sizes) == pytest.approx(2.5 * 10 ** (-0.4 * 0.65 * (abs_mag + 21.0)), rel=0.05)
+        assert np.std(np.log10(sizes)) == pytest.approx(0.12, abs=0.02)
+        assert np.median([look.bulge_kpc for look in looks]) > 1.15 * np.median(sizes)
 
 
 def test_a_red_galaxy_renders_redder_than_a_blue_one():

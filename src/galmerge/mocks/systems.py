@@ -19,12 +19,14 @@ population synthesis.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from galmerge.mocks.cosmology import distance_modulus, kpc_per_arcsec
 from galmerge.mocks.encounters import EncounterRun, rotation_matrix, sample_disk, time_unit_myr
+from galmerge.mocks.framing import petrosian_radius_kpc
 from galmerge.mocks.light import Grid, add_gaussian, add_sersic, add_shells, add_stream, render_particles
 
 __all__ = ["GalaxyLook", "RenderedSystem", "GALAXY_TYPES", "draw_look", "render_merger", "render_isolated", "render_projected_pair", "band_fluxes", "random_view", "edge_on_view"]
@@ -101,9 +103,12 @@ def draw_look(rng: np.random.Generator, *, abs_mag: float, z: float, kind: str =
       (1 + z)^-0.75 (van der Wel et al. 2014); bulge-to-total 0-0.35, two-armed spirals in 75 %,
       bars in a third; ``clumpy`` disks carry 3-8 star-forming clumps.
     - Lenticulars: bulge-to-total 0.35-0.65, no arms.
-    - Spheroids (ellipticals): Sersic n 3-5.5 holding 85-100 % of the light, half-light radius
-      2.5 kpc (L / L(M=-21))^0.65 (Shen et al. 2003's early types) with 0.12 dex scatter,
-      shrinking as (1 + z)^-1; the rest is a faint particle disk.
+    - Spheroids (ellipticals): Sersic n 3-5.5 holding 85-98 % of the light, the rest a faint
+      particle disk. Their Petrosian half-light radius follows Shen et al. (2003)'s early types,
+      2.5 kpc (L / L(M=-21))^0.65 with 0.12 dex scatter, shrinking as (1 + z)^-1. Those are
+      SDSS Petrosian sizes, which fall short of a concentrated profile's effective radius (0.72
+      R_e at n = 4, 0.56 at n = 5.5; Graham et al. 2005), so the whole galaxy is scaled until
+      its own Petrosian R50 is the drawn size.
     - Every galaxy has a faint stellar halo (1-5 % of its light, n = 4, 4-8 scale lengths); half
       the disks are lopsided.
     - Colours (:func:`band_fluxes`): spheroids on the red sequence (colour 1.0 +- 0.07),
@@ -115,9 +120,10 @@ def draw_look(rng: np.random.Generator, *, abs_mag: float, z: float, kind: str =
     luminosity = 10 ** (-0.4 * (abs_mag + 21.0))
     scale = 3.0 * luminosity**0.25 * (1.0 + z) ** -0.75 * 10 ** rng.normal(0, 0.15)
     disky = kind in ("disk", "clumpy")
+    petrosian_r50 = None
     if kind == "spheroid":
-        effective = 2.5 * luminosity**0.65 * (1.0 + z) ** -1.0 * 10 ** rng.normal(0, 0.12)
-        bulge_fraction, bulge_n, bulge_kpc, scale = float(rng.uniform(0.85, 0.98)), float(rng.uniform(3.0, 5.5)), effective, 0.8 * effective
+        petrosian_r50 = 2.5 * luminosity**0.65 * (1.0 + z) ** -1.0 * 10 ** rng.normal(0, 0.12)
+        bulge_fraction, bulge_n, bulge_kpc, scale = float(rng.uniform(0.85, 0.98)), float(rng.uniform(3.0, 5.5)), petrosian_r50, 0.8 * petrosian_r50
     elif kind == "lenticular":
         bulge_fraction, bulge_n, bulge_kpc = float(rng.uniform(0.35, 0.65)), float(rng.uniform(2.5, 4.0)), float(scale * rng.uniform(0.2, 0.45))
     else:
@@ -130,7 +136,7 @@ def draw_look(rng: np.random.Generator, *, abs_mag: float, z: float, kind: str =
         colour = rng.normal(0.3 + bulge_fraction, 0.25)
     else:
         colour = rng.uniform(-0.4, 0.3)
-    return GalaxyLook(
+    look = GalaxyLook(
         abs_mag=abs_mag,
         disk_kpc=float(scale),
         bulge_fraction=bulge_fraction,
@@ -146,6 +152,10 @@ def draw_look(rng: np.random.Generator, *, abs_mag: float, z: float, kind: str =
         galaxy_type=kind,
         colour=float(np.clip(colour, -0.5, 1.2)),
     )
+    if petrosian_r50 is None:
+        return look
+    stretch = petrosian_r50 / petrosian_radius_kpc(look, fraction=0.5)
+    return dataclasses.replace(look, disk_kpc=look.disk_kpc * stretch, bulge_kpc=look.bulge_kpc * stretch, halo_kpc=look.halo_kpc * stretch)
 
 
 def random_view(rng: np.random.Generator) -> np.ndarray:
