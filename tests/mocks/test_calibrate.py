@@ -11,6 +11,10 @@ from galmerge.mocks import MockOptions, generate_mocks, load_recipe
 from galmerge.mocks.calibrate import calibrate_recipe
 from galmerge.mocks.realism.sky import SkyBank
 
+# a small calibration: 24 stamps per kind and 200 checks (with 8 and 80 the refitted shares were
+# mostly noise and two of four planted seeds, 11-14, ended farther than they began)
+SMALL = dict(rounds=1, per_kind=24, check_n=200, max_evaluations=16, cnn=False, workers=1, progress=False)
+
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
@@ -30,7 +34,7 @@ def _planted_pictures(path, *, seed: int):
 def calibrated(planted, tmp_path_factory):
     out = tmp_path_factory.mktemp("calibrated") / "calibrated.toml"
     with pytest.warns(UserWarning, match="of the sky is black in one channel"):  # the planted display clips most of the sky
-        return calibrate_recipe("sdss-gri", planted, out, rounds=1, per_kind=24, check_n=200, max_evaluations=16, cnn=False, workers=1, progress=False)
+        return calibrate_recipe("sdss-gri", planted, out, **SMALL)
 
 
 def test_calibration_moves_the_display_towards_the_planted_one(planted, calibrated):
@@ -57,11 +61,9 @@ def test_calibration_moves_the_display_towards_the_planted_one(planted, calibrat
 
 
 def test_calibration_brings_the_statistics_closer(calibrated, tmp_path):
-    # 24 stamps per kind and 200 checks: with 8 and 80 the refitted shares were mostly noise and
-    # two of four planted seeds (11-14) ended farther than they began; with these, all four closer
     other = _planted_pictures(tmp_path / "real12.h5", seed=12)
     with pytest.warns(UserWarning, match="of the sky is black in one channel"):
-        second = calibrate_recipe("sdss-gri", other, tmp_path / "c12.toml", rounds=1, per_kind=24, check_n=200, max_evaluations=16, cnn=False, workers=1, progress=False)
+        second = calibrate_recipe("sdss-gri", other, tmp_path / "c12.toml", **SMALL)
     for result in (calibrated, second):
         before = np.mean([d["wasserstein_iqr"] for d in result.before["distances"].values()])
         after = np.mean([d["wasserstein_iqr"] for d in result.after["distances"].values()])

@@ -40,9 +40,8 @@ def predict_proba(
     (``auto``: PyTorch on a GPU when ``device`` is one, else ONNX Runtime when installed, else
     PyTorch); ``device`` is ``auto`` (a CUDA GPU when PyTorch sees one), ``cpu`` or ``cuda``;
     ``runner``, a backend made by :func:`~galmerge.catalog.backends.make_backend`, is reused
-    across calls instead. ``tta``
-    averages over the 8 dihedral transforms (:meth:`~galmerge.models.TrainedModel.predict` also
-    returns their spread).
+    across calls instead. ``tta`` averages over the 8 dihedral transforms
+    (:meth:`~galmerge.models.TrainedModel.predict` also returns their spread).
     """
     return predict(trained, images, rows=rows, backend=backend, batch_size=batch_size, tta=tta, device=device, source=source, runner=runner).proba()
 

@@ -30,11 +30,18 @@ _RATIO = DEFAULT_COSMOLOGY["Om0"] / _OMEGA_LAMBDA
 _ARCSEC_RAD = math.pi / (180.0 * 3600.0)
 
 
+def _antiderivative(u: float) -> float:
+    """u F(-r u^3), whose derivative in u is 1 / sqrt(1 + r u^3) (see above)."""
+    return u * hyp2f1(1 / 3, 0.5, 4 / 3, -_RATIO * u**3)
+
+
+_AT_ZERO = _antiderivative(1.0)
+
+
 def _comoving_distance_mpc(z: float) -> float:
     if not z > 0:
         raise RecipeError(f"redshift must be > 0, got {z}")
-    u = 1.0 + z
-    return _HUBBLE_DISTANCE_MPC / math.sqrt(_OMEGA_LAMBDA) * (u * hyp2f1(1 / 3, 0.5, 4 / 3, -_RATIO * u**3) - hyp2f1(1 / 3, 0.5, 4 / 3, -_RATIO))
+    return _HUBBLE_DISTANCE_MPC / math.sqrt(_OMEGA_LAMBDA) * (_antiderivative(1.0 + z) - _AT_ZERO)
 
 
 def kpc_per_arcsec(z: float) -> float:
