@@ -172,3 +172,26 @@ def test_observe_refuses_images_without_a_usable_scale(tmp_path):
     header = fits.Header({"CDELT1": 0.2, "CUNIT1": "kpc"})
     fits.PrimaryHDU(image, header=header).writeto(tmp_path / "kpc.fits")
     assert observe_fits(tmp_path / "kpc.fits", recipe="hst-f160w", redshift=0.5, noise=False).images.shape == (1, 75, 75)
+
+
+@pytest.mark.parametrize("sigma_dex", [0.0, 0.02])
+def test_each_picture_draws_its_own_colour_balance_with_the_recipes_scatter(sigma_dex):
+    import dataclasses
+
+    from galmerge.mocks.realism.observe import Observer
+    from galmerge.mocks.recipes import load_recipe
+
+    recipe = load_recipe("sdss-gri")
+    recipe = recipe.replace(display=dataclasses.replace(recipe.display, scale_scatter_dex=sigma_dex))
+    yy, xx = np.indices((75, 75))
+    blob = 2.0 * np.exp(-((yy - 37) ** 2 + (xx - 37) ** 2) / (2 * 6.0**2))  # nmgy per pixel, below the display's clipping
+    ideal = np.stack([blob, blob, blob])
+    observer = Observer(recipe)
+    colours = []
+    for seed in range(400):
+        picture = observer.observe(ideal, pixel_scale_arcsec_in=0.4, pixel_scale_arcsec=0.4, rng=np.random.default_rng(seed), noise=False, field_sources=False).images
+        colours.append(np.log10(picture[0].sum() / picture[2].sum()))
+    # Lupton's mapping keeps each pixel's colour, so the red/blue ratio scatters by sigma in
+    # each of the two scales: sqrt(2) sigma
+    assert np.std(colours) == pytest.approx(np.sqrt(2) * sigma_dex, rel=0.15, abs=1e-3)
+

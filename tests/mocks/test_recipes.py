@@ -73,6 +73,18 @@ def test_unknown_or_out_of_range_recipe_parameters_are_named(tmp_path):
         load_recipe(write(tmp_path, display="[framing]\ncentre_shift_px = 0.3"))
 
 
+
+def test_a_colour_scatter_out_of_range_is_named(tmp_path):
+    import dataclasses
+
+    from galmerge.mocks.recipes import recipe_to_toml
+
+    recipe = load_recipe("sdss-gri")
+    path = tmp_path / "scatter.toml"
+    path.write_text(recipe_to_toml(recipe.replace(display=dataclasses.replace(recipe.display, scale_scatter_dex=-0.1))))
+    with pytest.raises(RecipeError, match="scale_scatter_dex must be within 0-0.5 dex"):
+        load_recipe(path)
+
 def test_a_written_recipe_reads_back_equal(tmp_path):
     from galmerge.mocks.recipes import recipe_to_toml
 

@@ -58,6 +58,10 @@ class Display:
     native_pixel_arcsec : float or None
         The survey's detector pixel (SDSS: 0.396"). Cutout services resample the calibrated
         frames, so a picture's pixel values are fluxes per native pixel whatever its scale.
+    scale_scatter_dex : float
+        Picture-to-picture scatter (Gaussian sigma, dex) of each colour scale, drawn anew for
+        every stamp of either class and applied to the object's light, not to the real sky: the
+        colour balance of survey pictures varies from field to field.
     """
 
     rgb: tuple
@@ -67,6 +71,7 @@ class Display:
     minimum: tuple = (0.0, 0.0, 0.0)
     jpeg_quality: int = 0
     native_pixel_arcsec: float | None = None
+    scale_scatter_dex: float = 0.0
 
     def mapping(self):
         from galmerge.mocks.realism.display import LuptonMapping
@@ -373,6 +378,8 @@ def _validate(recipe: Recipe) -> None:
             raise RecipeError(f"[display] needs stretch > 0, q > 0, three positive scales and three minima, got {display}")
         if not 0 <= display.jpeg_quality <= 100:
             raise RecipeError(f"[display] jpeg_quality must be within 0-100, got {display.jpeg_quality}")
+        if not 0 <= display.scale_scatter_dex <= 0.5:
+            raise RecipeError(f"[display] scale_scatter_dex must be within 0-0.5 dex, got {display.scale_scatter_dex}")
     if recipe.sky_bank is not None and display is None:
         raise RecipeError("sky_bank needs a [display]: real sky backgrounds are survey pictures")
 

@@ -249,6 +249,8 @@ class Observer:
         display = self.recipe.display
         index = {name: i for i, name in enumerate(self.recipe.band_names)}
         rgb = np.stack([observed[index[name]] for name in display.rgb])
+        if display.scale_scatter_dex > 0:
+            rgb = rgb * 10.0 ** rng.normal(0.0, display.scale_scatter_dex, (3, 1, 1))
         if with_bank:
             sky, _ = self.mapping.inverse(self.sky_bank.draw(rng))
             rgb = rgb + sky
