@@ -200,8 +200,7 @@ class Observer:
         to_native = (native / pixel_scale_arcsec) ** 2 if native is not None else 1.0  # pictures show flux per native pixel
         if noise:
             electrons = np.array([electrons_per_nanomaggy(zeropoint=b.zeropoint, exptime_s=recipe.exptime_s) for b in recipe.bands])
-            # shot noise of the sources, Gaussian (counts are large)
-            observed = observed + rng.normal(size=observed.shape) * np.sqrt(np.clip(observed, 0, None) / electrons[:, None, None])
+            variance = np.clip(observed, 0, None) / electrons[:, None, None]  # shot noise of the sources, Gaussian (counts are large)
             if not with_bank:
                 sky_sigma = np.array([sky_sigma_from_depth(b.depth_mu_lim, pixel_scale_arcsec=pixel_scale_arcsec) for b in recipe.bands])
                 if native is not None:
@@ -210,8 +209,9 @@ class Observer:
                     box = max(1, int(round(10.0 / pixel_scale_arcsec)))
                     factor = box_noise_factor(self._correlation, box_pixels=box)
                     observed = observed + np.stack([correlated_gaussian_noise((size, size), self._correlation, sigma=s / factor, rng=rng) for s in sky_sigma])
-                else:
-                    observed = observed + rng.normal(size=observed.shape) * sky_sigma[:, None, None]
+                else:  # white sky noise: its variance adds to the shot noise's, one draw for both
+                    variance = variance + sky_sigma[:, None, None] ** 2
+            observed = observed + rng.standard_normal(observed.shape, dtype=np.float32) * np.sqrt(variance)
         if recipe.display is not None:
             observed = self._display(observed * to_native, rng, with_bank=with_bank)
         return ObservedStamp(
