@@ -35,7 +35,7 @@ import numpy as np
 
 from galmerge.errors import DataError
 
-__all__ = ["StatisticTable", "measure_image_statistics", "neighbour_fraction", "STATISTIC_KINDS", "CORNER_FRACTION"]
+__all__ = ["StatisticTable", "measure_image_statistics", "light_radii", "neighbour_fraction", "STATISTIC_KINDS", "CORNER_FRACTION"]
 
 _CHUNK = 256  # stamps measured at once
 CORNER_FRACTION = 0.15  # corner boxes span 15 % of the side (11 px of 75)
@@ -118,7 +118,7 @@ def _segments(light: np.ndarray, noise: np.ndarray, *, nsigma: float = 3.0) -> n
     return segments
 
 
-def _radii(light: np.ndarray, cy: np.ndarray, cx: np.ndarray, levels, *, step: float = 0.25) -> list[np.ndarray]:
+def light_radii(light: np.ndarray, cy: np.ndarray, cx: np.ndarray, levels, *, step: float = 0.25) -> list[np.ndarray]:
     """Radii about (cy, cx) of circles holding each level of the light, per image (radial
     profile in bins of ``step`` px, interpolated within a bin)."""
     n, height, width = light.shape
@@ -216,7 +216,7 @@ def _measure(images: np.ndarray, top: float) -> dict:
     stats["edge_flux_fraction"] = 1.0 - object_light[:, border:-border, border:-border].sum(axis=(1, 2)) / object_flux
     cy = (object_light * yy).sum(axis=(1, 2)) / object_flux
     cx = (object_light * xx).sum(axis=(1, 2)) / object_flux
-    r20, r50, r80, r90 = _radii(object_light, cy, cx, (0.2, 0.5, 0.8, 0.9))
+    r20, r50, r80, r90 = light_radii(object_light, cy, cx, (0.2, 0.5, 0.8, 0.9))
     stats["r50_px"], stats["r90_px"] = r50, r90
     stats["concentration"] = r80 / np.maximum(r20, 0.5)
     stats["ellipticity"] = _ellipticity(object_light)
@@ -313,7 +313,7 @@ def neighbour_fraction(images, *, flux_ratio: float = 0.25, reach_r90: float = 2
             flux0 = light[i][central[i]].sum()
             if flux0 <= 0:
                 continue
-            r90 = _radii(np.where(central[i], light[i], 0)[None], np.array([float(centre)]), np.array([float(centre)]), (0.9,))[0][0]
+            r90 = light_radii(np.where(central[i], light[i], 0)[None], np.array([float(centre)]), np.array([float(centre)]), (0.9,))[0][0]
             regions, count = label((smooth[i] > 3 * noise[i]) & ~central[i])
             if not count:
                 continue

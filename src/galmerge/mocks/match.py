@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from galmerge.mocks.image_statistics import light_radii
+
 __all__ = ["measure_statistics", "ks_statistics", "STATISTICS"]
 
 STATISTICS = ("magnitude", "r50_arcsec", "concentration", "colour")
@@ -21,10 +23,7 @@ def measure_statistics(noiseless: np.ndarray, *, pixel_scale_arcsec: float) -> n
     flux = max(total.sum(), 1e-30)
     yy, xx = np.indices(total.shape)
     cy, cx = (total * yy).sum() / flux, (total * xx).sum() / flux
-    radius = np.hypot(yy - cy, xx - cx).ravel()
-    order = np.argsort(radius)
-    cumulative = np.cumsum(total.ravel()[order])
-    r20, r50, r80 = (radius[order][np.searchsorted(cumulative, level * cumulative[-1])] for level in (0.2, 0.5, 0.8))
+    r20, r50, r80 = (float(r[0]) for r in light_radii(total[None], np.array([cy]), np.array([cx]), (0.2, 0.5, 0.8)))
     colour = 0.0
     if len(noiseless) > 1:
         blue, red = max(noiseless[0].sum(), 1e-30), max(noiseless[-1].sum(), 1e-30)
