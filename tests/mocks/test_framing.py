@@ -5,7 +5,7 @@ import pytest
 from scipy.optimize import brentq
 from scipy.special import gammaincinv
 
-from galmerge.mocks.framing import centre_offset_px, enclosed_light, petrosian_r90_kpc, petrosian_radius_kpc
+from galmerge.mocks.framing import centre_offset_px, enclosed_light, light_peak_px, petrosian_r90_kpc, petrosian_radius_kpc
 from galmerge.mocks.light import sersic_b
 from galmerge.mocks.recipes import Framing
 from galmerge.mocks.systems import GalaxyLook
@@ -78,3 +78,23 @@ def test_a_centre_shift_moves_every_nucleus_the_same_way():
     offsets = np.array([centre_offset_px(rng, Framing(centre_jitter_px=0.5, centre_shift_px=(0.3, -0.2))) for _ in range(4000)])
     assert offsets.mean(axis=0) == pytest.approx([0.3, -0.2], abs=0.02)
     assert offsets.std(axis=0) == pytest.approx([1 / np.sqrt(12)] * 2, rel=0.05)
+
+
+def _gaussians(*centres_xy, sigma=2.0, size=41):
+    yy, xx = np.indices((size, size))
+    return sum(np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2)) for x, y in centres_xy)
+
+
+def test_the_light_peak_of_one_galaxy_is_its_centre():
+    for x, y in [(20.0, 20.0), (20.3, 19.6), (18.8, 21.45)]:
+        np.testing.assert_allclose(light_peak_px(_gaussians((x, y)), (x, y)), [x, y], atol=0.1)
+        # climbing from two pixels away ends on the same peak
+        np.testing.assert_allclose(light_peak_px(_gaussians((x, y)), (x + 2, y - 2)), [x, y], atol=0.1)
+
+
+def test_two_nuclei_closer_than_the_seeing_share_one_peak_and_distant_ones_keep_their_own():
+    # equal Gaussians of sigma 2 px, 3 px apart, blend into one peak midway; 12 px apart they do not
+    blended = light_peak_px(_gaussians((18.0, 20.0), (21.0, 20.0)), (18.0, 20.0))
+    np.testing.assert_allclose(blended, [19.5, 20.0], atol=0.1)
+    apart = light_peak_px(_gaussians((14.0, 20.0), (26.0, 20.0)), (14.0, 20.0))
+    np.testing.assert_allclose(apart, [14.0, 20.0], atol=0.1)

@@ -54,20 +54,23 @@ def test_labels_metadata_and_masks_agree(pristine):
 def test_both_classes_are_centred_by_one_law(pristine):
     recipe = load_recipe("deepmerge-hst")
     mergers = pristine.labels == 1
-    for axis in ("nucleus_x_px", "nucleus_y_px"):
+    for axis in ("centre_x_px", "centre_y_px"):
         offsets = np.asarray(pristine.meta[axis])
         assert np.abs(offsets).max() <= recipe.framing.centre_jitter_px + 1e-9
         # the same distribution for both classes (and not the old "non-mergers exactly centred")
         assert ks_2samp(offsets[mergers], offsets[~mergers]).pvalue > 0.01
         assert np.std(offsets[~mergers]) > 0.2
+    # framed on their light, some merger nuclei (blended with a close companion's) lie off it
+    moved = np.hypot(*(np.asarray(pristine.meta[f"nucleus_{a}_px"]) - np.asarray(pristine.meta[f"centre_{a}_px"]) for a in "xy"))
+    assert (moved[mergers] > 0.25).mean() > (moved[~mergers] > 0.25).mean()
 
 
 def test_a_centre_shift_puts_the_light_where_the_metadata_says():
     recipe = load_recipe("deepmerge-hst").replace(noise=False, background_sources=False)
     recipe = recipe.replace(framing=dataclasses.replace(recipe.framing, centre_jitter_px=0.0, centre_shift_px=(1.5, -1.5)))
     mocks = generate_mocks(recipe, 40, seed=2, options=MockOptions(merger_fraction=0.0, systems_per_task=40), workers=1, progress=False)
-    np.testing.assert_allclose(mocks.meta["nucleus_x_px"], 1.5, atol=1e-9)
-    np.testing.assert_allclose(mocks.meta["nucleus_y_px"], -1.5, atol=1e-9)
+    np.testing.assert_allclose(mocks.meta["centre_x_px"], 1.5, atol=1e-9)
+    np.testing.assert_allclose(mocks.meta["centre_y_px"], -1.5, atol=1e-9)
     light = mocks.images.sum(axis=1)  # (N, rows, columns); rows are y, bottom-up
     centre = light.shape[-1] // 2
     core = light[:, centre - 3 : centre + 4, centre - 3 : centre + 4]
@@ -76,6 +79,34 @@ def test_a_centre_shift_puts_the_light_where_the_metadata_says():
     row = (core.sum(axis=2) * offsets).sum(axis=1) / core.sum(axis=(1, 2))
     assert np.median(column) > 0.5 and np.median(row) < -0.5  # light right of and below the centre
 
+
+
+@pytest.mark.parametrize("light_offset_kpc", [0.3, 0.02])
+def test_a_stamp_is_framed_on_its_light_peak_and_rendered_again_with_the_same_draws(light_offset_kpc):
+    from types import SimpleNamespace
+
+    from galmerge.mocks.generate import RECENTRE_PX, _observer, _render_centred
+    from galmerge.mocks.light import Grid
+
+    draws = []
+
+    def render(grid):  # a galaxy whose light peaks light_offset_kpc right of its nucleus (at kpc 0)
+        draws.append(rng.random())
+        yy, xx = np.indices((grid.size, grid.size))
+        x = (light_offset_kpc - grid.centre_x) / grid.pixel_kpc + (grid.size - 1) / 2
+        y = -grid.centre_y / grid.pixel_kpc + (grid.size - 1) / 2
+        blob = np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 2.0**2))
+        return SimpleNamespace(ideal=np.stack([blob, blob, blob]))
+
+    rng = np.random.default_rng(3)
+    frame = Grid(75, 0.5, centre_x=-0.1, centre_y=0.2)  # the nucleus 0.2 px right of and 0.4 px below the centre
+    rendered, grid = _render_centred(_observer(load_recipe("sdss-gri")), render, frame, 0.4, rng)
+    moved = light_offset_kpc / frame.pixel_kpc > RECENTRE_PX
+    assert len(draws) == (2 if moved else 1) and len(set(draws)) == 1  # rendered again from the same draws
+    assert rng.random() == np.random.default_rng(3).random(2)[1]  # and the stream goes on as after one rendering
+    # the light's peak now sits where the nucleus was to be: the grid moved with it
+    assert grid.centre_x == pytest.approx(-0.1 + (light_offset_kpc if moved else 0.0), abs=0.05 * frame.pixel_kpc)
+    assert grid.centre_y == pytest.approx(0.2, abs=0.05 * frame.pixel_kpc)
 
 def test_mergers_follow_the_recipes_definition(pristine):
     recipe = load_recipe("deepmerge-hst")

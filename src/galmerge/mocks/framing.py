@@ -4,8 +4,11 @@ Galaxy Zoo's SDSS cutouts are scaled to each object's Petrosian R90 and centred 
 catalogue position of the object (for a pair, the deblended galaxy that was targeted). galmerge
 frames a mock the same way for both classes: the pixel scale comes from the Petrosian R90 of the
 *central galaxy* as if it stood alone (the primary of a merger, the galaxy itself otherwise),
-and the stamp centre is that galaxy's nucleus moved by one random offset drawn from one
-distribution for every stamp (:func:`centre_offset_px`).
+and the stamp centre is that galaxy's light moved by one random offset drawn from one
+distribution for every stamp (:func:`centre_offset_px`). The light's centre is its peak after
+smoothing by the PSF, as SDSS finds it (:func:`light_peak_px`): the nucleus of one galaxy, and
+for a nucleus with a second one closer than the seeing the peak of their blended light. Framing
+on the nucleus itself had put the light of close mergers off centre, and of nothing else.
 
 The Petrosian radius follows SDSS: the radius where the surface brightness in an annulus of
 0.8-1.25 r is 0.2 times the mean inside r; the Petrosian flux is the light within twice that
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["enclosed_light", "petrosian_r90_kpc", "petrosian_radius_kpc", "centre_offset_px", "PETROSIAN_RATIO"]
+__all__ = ["enclosed_light", "petrosian_r90_kpc", "petrosian_radius_kpc", "centre_offset_px", "light_peak_px", "PETROSIAN_RATIO"]
 
 PETROSIAN_RATIO = 0.2
 # radii in units of the galaxy's largest scale (0.01-90), on a geometric grid where 0.8 r and
@@ -80,3 +83,28 @@ def centre_offset_px(rng: np.random.Generator, framing) -> np.ndarray:
     if framing.centre_scatter_px > 0:
         offset = offset + rng.normal(0.0, framing.centre_scatter_px, 2)
     return offset
+
+
+def light_peak_px(smoothed: np.ndarray, start_xy) -> np.ndarray:
+    """Peak (x, y) in pixels (column, row) of smoothed light that the light climbs to from
+    ``start_xy``, refined to a fraction of a pixel by a parabola through it and its neighbours in
+    each direction.
+
+    SDSS's pipeline centres an object so, on its image smoothed by the PSF (Stoughton et al.
+    2002; Pier et al. 2003): for one galaxy the peak is its centre; for two nuclei closer than
+    the seeing it is the peak of their blended light.
+    """
+    height, width = smoothed.shape
+    y, x = (int(np.clip(round(v), 1, n - 2)) for v, n in ((start_xy[1], height), (start_xy[0], width)))
+    for _ in range(height + width):  # each step climbs, so this ends well before
+        window = smoothed[y - 1 : y + 2, x - 1 : x + 2]
+        dy, dx = np.unravel_index(int(np.argmax(window)), (3, 3))
+        if (dy, dx) == (1, 1) or not (1 <= y + dy - 1 <= height - 2 and 1 <= x + dx - 1 <= width - 2):
+            break
+        y, x = y + dy - 1, x + dx - 1
+
+    def vertex(minus, middle, plus):
+        curvature = minus - 2 * middle + plus
+        return 0.0 if curvature >= 0 else float(np.clip(0.5 * (minus - plus) / curvature, -0.5, 0.5))
+
+    return np.array([x + vertex(*smoothed[y, x - 1 : x + 2]), y + vertex(*smoothed[y - 1 : y + 2, x])])

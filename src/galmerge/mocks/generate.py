@@ -1,7 +1,8 @@
 """Labelled mock sets: mergers and non-mergers drawn, framed, centred and observed by one path.
 
 Every stamp, whatever its class, is framed by the Petrosian R90 of its central galaxy and
-centred on that galaxy's nucleus moved by one random offset law (:mod:`galmerge.mocks.framing`);
+centred on that galaxy's light (the peak a survey's pipeline would find) moved by one random
+offset law (:mod:`galmerge.mocks.framing`);
 it is drawn on the same grids with the same components, observed with the same PSF, noise or
 real sky and display. What differs is only the physics: a merger's galaxies have been through
 an encounter (:mod:`galmerge.mocks.encounters`), inside the recipe's merger definition
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import math
 import os
@@ -34,7 +36,7 @@ from galmerge.data.masks import MASK_BITS
 from galmerge.errors import ConfigError
 from galmerge.mocks.cosmology import kpc_per_arcsec
 from galmerge.mocks.encounters import draw_encounter_parameters, simulate_encounters, time_unit_myr
-from galmerge.mocks.framing import centre_offset_px, petrosian_r90_kpc
+from galmerge.mocks.framing import centre_offset_px, light_peak_px, petrosian_r90_kpc
 from galmerge.mocks.light import Grid
 from galmerge.mocks.match import STATISTICS, ks_statistics, measure_statistics
 from galmerge.mocks.realism.observe import Observer
@@ -46,6 +48,7 @@ __all__ = ["generate_mocks", "MockOptions", "MASK_BITS", "plan_counts"]
 GALAXY_TYPE_OF_KIND = {"spheroid": "spheroid", "lenticular": "lenticular", "disk": "disk", "edge_on": "disk", "clumpy": "clumpy"}
 MIN_ENCOUNTERS = 10  # encounters a set holds at least (fewer stamps of each when it is small)
 _ATTEMPTS = 12  # tries for a view that keeps a pair's companion inside the frame
+RECENTRE_PX = 0.25  # a light peak this close to the nucleus keeps the first rendering (see _render_centred)
 
 
 @dataclass
@@ -97,9 +100,33 @@ def _frame(observer: Observer, rng: np.random.Generator, look, z: float) -> tupl
     return Grid(recipe.stamp_size, pixel_kpc, -float(offset_kpc[0]), -float(offset_kpc[1])), pixel_arcsec, r90_kpc
 
 
-def _nucleus_px(grid: Grid) -> dict:
-    """Where the central galaxy's nucleus lands, in output pixels from the stamp centre."""
-    return {"nucleus_x_px": -grid.centre_x / grid.pixel_kpc, "nucleus_y_px": -grid.centre_y / grid.pixel_kpc}
+def _render_centred(observer: Observer, render, grid: Grid, pixel_arcsec: float, rng: np.random.Generator):
+    """``render(grid)``, framed on the central object's light rather than on its nucleus.
+
+    A survey's pipeline centres an object where its smoothed light peaks; for a nucleus with a
+    second one closer than the seeing that lies between them. So every stamp, of either class,
+    is rendered once, the peak its smoothed light climbs to from the nucleus is found
+    (:func:`~galmerge.mocks.framing.light_peak_px`), and where that lies more than
+    :data:`RECENTRE_PX` from the nucleus the same system (the same random draws) is rendered
+    again on a grid moved by the difference, so that the light's centre takes the frame offset
+    the nucleus had. Returns the rendering and its grid.
+    """
+    state = rng.bit_generator.state
+    rendered = render(grid)
+    start = (grid.size - 1) / 2 - np.array([grid.centre_x, grid.centre_y]) / grid.pixel_kpc
+    shift = light_peak_px(observer.smoothed_light(rendered.ideal, pixel_arcsec), start) - start
+    if np.hypot(*shift) <= RECENTRE_PX:
+        return rendered, grid
+    grid = dataclasses.replace(grid, centre_x=grid.centre_x + float(shift[0]) * grid.pixel_kpc, centre_y=grid.centre_y + float(shift[1]) * grid.pixel_kpc)
+    rng.bit_generator.state = state
+    return render(grid), grid
+
+
+def _placement_px(frame: Grid, grid: Grid) -> dict:
+    """Where the central object's centre (its light's peak, the frame offset drawn) and its
+    nucleus land, in output pixels from the stamp centre; ``frame`` is the grid drawn,
+    ``grid`` the one rendered on (:func:`_render_centred`)."""
+    return {"centre_x_px": -frame.centre_x / frame.pixel_kpc, "centre_y_px": -frame.centre_y / frame.pixel_kpc, "nucleus_x_px": -grid.centre_x / grid.pixel_kpc, "nucleus_y_px": -grid.centre_y / grid.pixel_kpc}
 
 
 def _finish(batch: _Batch, observer: Observer, rendered, pixel_arcsec: float, rng, meta: dict) -> None:
@@ -211,8 +238,8 @@ def _encounter_stamp(batch, observer, run, rng, *, kind: str, group: str, window
         fainter = 2.5 * np.log10(1.0 + mu)
         look.abs_mag += fainter
         companion.abs_mag += fainter
-    rendered = render_merger(run, snapshot, view, grid, look=look, companion_look=companion, z=z, wavelengths=observer.wavelengths, rng=rng)
-    meta = {**_base_meta(kind, int(kind == "merger"), group, z, look), **rendered.meta, "abs_mag": magnitude, "r90_kpc": r90_kpc, **_nucleus_px(grid)}
+    rendered, centred = _render_centred(observer, functools.partial(render_merger, run, snapshot, view, look=look, companion_look=companion, z=z, wavelengths=observer.wavelengths, rng=rng), grid, pixel_arcsec, rng)
+    meta = {**_base_meta(kind, int(kind == "merger"), group, z, look), **rendered.meta, "abs_mag": magnitude, "r90_kpc": r90_kpc, **_placement_px(grid, centred)}
     if kind != "merger":
         meta["stage"] = kind
     _finish(batch, observer, rendered, pixel_arcsec, rng, meta)
@@ -284,19 +311,19 @@ def _non_merger_task(recipe: Recipe, kinds: list, seed: int, task: int, pair_sep
         magnitude, z = _draw_central(rng, recipe)
         look = draw_look(rng, abs_mag=magnitude, z=z, kind=GALAXY_TYPE_OF_KIND.get(kind, _draw_type(rng, galaxy_shares)))
         grid, pixel_arcsec, r90_kpc = _frame(observer, rng, look, z)
-        meta = {**_base_meta(kind, 0, group, z, look), "r90_kpc": r90_kpc, **_nucleus_px(grid)}
+        meta = {**_base_meta(kind, 0, group, z, look), "r90_kpc": r90_kpc}
         if kind == "projected_pair":
             other_z = z * float(rng.uniform(1.4, 3.0)) if rng.random() < 0.7 else z / float(rng.uniform(1.4, 3.0))
             other = draw_look(rng, abs_mag=float(rng.uniform(*recipe.abs_mag)), z=other_z, kind=_draw_type(rng, galaxy_shares))
             separation = float(rng.choice(pair_separations_r90)) * r90_kpc if len(pair_separations_r90) else float(rng.uniform(0.3, 2.0)) * r90_kpc
             angle = float(rng.uniform(0, 2 * np.pi))
             offset = (separation * np.cos(angle), separation * np.sin(angle))
-            rendered = render_projected_pair(look, other, grid, z=z, other_z=other_z, offset_kpc=offset, wavelengths=observer.wavelengths, rng=rng, n_particles=definition.n_particles)
+            rendered, centred = _render_centred(observer, functools.partial(render_projected_pair, look, other, z=z, other_z=other_z, offset_kpc=offset, wavelengths=observer.wavelengths, rng=rng, n_particles=definition.n_particles), grid, pixel_arcsec, rng)
             meta["projected_separation_kpc"] = separation
         else:
             view = edge_on_view(rng) if kind == "edge_on" else None
-            rendered = render_isolated(look, grid, z=z, wavelengths=observer.wavelengths, rng=rng, n_particles=definition.n_particles, view=view)
-        _finish(batch, observer, rendered, pixel_arcsec, rng, meta)
+            rendered, centred = _render_centred(observer, functools.partial(render_isolated, look, z=z, wavelengths=observer.wavelengths, rng=rng, n_particles=definition.n_particles, view=view), grid, pixel_arcsec, rng)
+        _finish(batch, observer, rendered, pixel_arcsec, rng, {**meta, **_placement_px(grid, centred)})
     return batch
 
 
@@ -380,8 +407,9 @@ def generate_mocks(
         central galaxy, ``stage`` (pair, coalescing, remnant; flyby or bound_pair for those
         kinds; none), ``mass_ratio``, ``separation_kpc`` (3-D), ``projected_separation_kpc``,
         ``time_since_pericentre_myr``, ``redshift``, ``abs_mag`` (of the central galaxy),
-        ``r90_kpc`` (its Petrosian R90, which frames the stamp), ``nucleus_x_px`` and
-        ``nucleus_y_px`` (where its nucleus lands, from the stamp centre), ``recipe``, ``depth_mu_lim``,
+        ``r90_kpc`` (its Petrosian R90, which frames the stamp), ``centre_x_px``, ``centre_y_px``,
+        ``nucleus_x_px`` and ``nucleus_y_px`` (where its light's centre and its nucleus land,
+        from the stamp centre), ``recipe``, ``depth_mu_lim``,
         ``pixel_scale_arcsec``, ``n_field_sources``, noiseless ``magnitude``, ``r50_arcsec``,
         ``concentration``, ``colour`` and ``group`` (the encounter or galaxy an image shows, for
         group-aware splits). The table's ``meta`` holds the KS statistics between the classes,

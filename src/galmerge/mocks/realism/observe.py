@@ -151,6 +151,20 @@ class Observer:
             self._psfs[key] = [b.psf.image(pixel_scale_arcsec=scale, size=min(b.psf.default_size(scale), widest)) for b in self.recipe.bands]
         return self._psfs[key]
 
+    def smoothed_light(self, ideal: np.ndarray, pixel_scale_arcsec: float) -> np.ndarray:
+        """The band-summed light as SDSS's pipeline looks for peaks: blurred by the middle band's
+        PSF, then smoothed by a Gaussian as wide at half maximum as that PSF."""
+        key = (int(round(np.log(pixel_scale_arcsec) / 0.02)), "peaks")
+        if key not in self._transforms:
+            from scipy.ndimage import gaussian_filter
+
+            psf = self.psfs(pixel_scale_arcsec)[len(self.recipe.bands) // 2]
+            fwhm_px = 2.0 * np.sqrt((psf >= 0.5 * psf.max()).sum() / np.pi)  # its core: a Moffat's wings would widen a second moment
+            kernel = gaussian_filter(psf, fwhm_px / 2.3548, mode="constant")
+            self._transforms[key] = ([kernel / kernel.sum()], _kernel_transform([kernel], ideal.shape[1:]))
+        kernels, transform = self._transforms[key]
+        return convolve_bands(ideal.sum(axis=0)[None], kernels, kernel_transform=transform)[0]
+
     def _blur(self, stacked: np.ndarray, pixel_scale_arcsec: float, planes: int, *, with_roles: bool) -> np.ndarray:
         """Blur ``planes`` copies of the bands by their PSFs and (``with_roles``) two band-summed role images by the middle band's."""
         psfs = self.psfs(pixel_scale_arcsec)
