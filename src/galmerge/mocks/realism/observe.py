@@ -161,7 +161,8 @@ class Observer:
             psf = self.psfs(pixel_scale_arcsec)[len(self.recipe.bands) // 2]
             fwhm_px = 2.0 * np.sqrt((psf >= 0.5 * psf.max()).sum() / np.pi)  # its core: a Moffat's wings would widen a second moment
             kernel = gaussian_filter(psf, fwhm_px / 2.3548, mode="constant")
-            self._transforms[key] = ([kernel / kernel.sum()], _kernel_transform([kernel], ideal.shape[1:]))
+            kernel /= kernel.sum()
+            self._transforms[key] = ([kernel], _kernel_transform([kernel], ideal.shape[1:]))
         kernels, transform = self._transforms[key]
         return convolve_bands(ideal.sum(axis=0)[None], kernels, kernel_transform=transform)[0]
 
