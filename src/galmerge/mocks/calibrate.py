@@ -115,7 +115,7 @@ class _Displayer:
         self.rgb = np.moveaxis(rgb * ((display.native_pixel_arcsec or 1.0) / scales)[:, None, None, None] ** 2, 1, 0)  # (3, N, H, W)
         self.skies = np.moveaxis(np.stack([bank.draw(rng) for _ in range(len(fluxes))]), 1, 0)
         if display.scale_scatter_dex > 0:  # each picture's own colour balance, as the generator draws it
-            self.rgb = self.rgb * 10.0 ** rng.normal(0.0, display.scale_scatter_dex, (3, len(fluxes), 1, 1))
+            self.rgb = self.rgb * display.scale_gains(rng, len(fluxes))[:, :, None, None]
 
     def pictures(self, display) -> np.ndarray:
         mapping = display.mapping()

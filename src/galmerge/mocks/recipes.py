@@ -73,6 +73,11 @@ class Display:
     native_pixel_arcsec: float | None = None
     scale_scatter_dex: float = 0.0
 
+    def scale_gains(self, rng, count: int):
+        """Multipliers of the three colour scales for ``count`` pictures, shape (3, count):
+        10^N(0, ``scale_scatter_dex``), each picture its own."""
+        return 10.0 ** rng.normal(0.0, self.scale_scatter_dex, (3, count))
+
     def mapping(self):
         from galmerge.mocks.realism.display import LuptonMapping
 

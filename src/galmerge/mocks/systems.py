@@ -19,7 +19,6 @@ population synthesis.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -154,8 +153,7 @@ def draw_look(rng: np.random.Generator, *, abs_mag: float, z: float, kind: str =
     )
     if petrosian_r50 is None:
         return look
-    stretch = petrosian_r50 / petrosian_radius_kpc(look, fraction=0.5)
-    return dataclasses.replace(look, disk_kpc=look.disk_kpc * stretch, bulge_kpc=look.bulge_kpc * stretch, halo_kpc=look.halo_kpc * stretch)
+    return look.scaled(petrosian_r50 / petrosian_radius_kpc(look, fraction=0.5))
 
 
 def random_view(rng: np.random.Generator) -> np.ndarray:

@@ -265,7 +265,7 @@ class Observer:
         index = {name: i for i, name in enumerate(self.recipe.band_names)}
         rgb = np.stack([observed[index[name]] for name in display.rgb])
         if display.scale_scatter_dex > 0:
-            rgb = rgb * 10.0 ** rng.normal(0.0, display.scale_scatter_dex, (3, 1, 1))
+            rgb = rgb * display.scale_gains(rng, 1)[:, :, None]
         if with_bank:
             sky, _ = self.mapping.inverse(self.sky_bank.draw(rng))
             rgb = rgb + sky
