@@ -54,6 +54,24 @@ def test_band_convolution_equals_a_direct_same_size_convolution(side, kernel):
     np.testing.assert_allclose(convolve_bands(cube, kernels), direct, rtol=0, atol=1e-9 * np.abs(direct).max())
 
 
+def test_band_convolution_in_single_precision_is_float32_and_within_its_rounding():
+    """The observer convolves in float32: the result keeps that type and stays within a few
+    float32 roundings of the exact convolution, at the faint edge of a galaxy as at its peak."""
+    from scipy.signal import convolve2d
+
+    from galmerge.mocks.realism import convolve_bands
+    from galmerge.mocks.realism.observe import _kernel_transform
+
+    y, x = np.mgrid[:75, :75] - 37.0
+    galaxy = np.exp(-np.hypot(x, y) / 3.0)  # spans 1 to 1e-5
+    cube = np.stack([galaxy, 0.5 * galaxy, 2.0 * galaxy])
+    kernels = [MoffatPSF(1.5, beta=3.0).image(pixel_scale_arcsec=s, size=31) for s in (0.3, 0.35, 0.4)]
+    direct = np.stack([convolve2d(plane, k, mode="same") for plane, k in zip(cube, kernels)])
+    single = convolve_bands(cube.astype(np.float32), kernels, kernel_transform=_kernel_transform(kernels, (75, 75), single=True))
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, direct, rtol=0, atol=1e-6 * direct.max())
+
+
 @pytest.mark.parametrize("psf", [GaussianPSF(0.5), MoffatPSF(0.8, beta=3.0), AiryGaussianPSF(wavelength_um=1.6, diameter_m=2.4, obscuration=0.33, gaussian_fwhm_arcsec=0.05)])
 def test_psfs_are_normalised_centred_and_of_the_right_width(psf):
     image = psf.image(pixel_scale_arcsec=0.05)

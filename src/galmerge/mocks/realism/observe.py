@@ -73,7 +73,8 @@ def _sky_bank(path: str):
 def convolve_bands(cube: np.ndarray, kernels, *, kernel_transform: np.ndarray | None = None) -> np.ndarray:
     """Convolve each plane of ``cube`` (bands, H, W) with its own centred odd kernel, keeping the size (one batched FFT).
 
-    ``kernel_transform`` (from :func:`kernel_transform`) saves transforming the kernels again.
+    ``kernel_transform`` (from :func:`_kernel_transform`) saves transforming the kernels again.
+    The result is float32 when the cube and the transform are single precision.
     """
     from scipy import fft
 
@@ -96,7 +97,8 @@ def _fft_shape(kernels, image_shape) -> tuple[int, int]:
     return (fft.next_fast_len(image_shape[0] + half), fft.next_fast_len(image_shape[1] + half))
 
 
-def _kernel_transform(kernels, image_shape) -> np.ndarray:
+def _kernel_transform(kernels, image_shape, *, single: bool = False) -> np.ndarray:
+    """The kernels' FFT for :func:`convolve_bands`; ``single``: complex64, for float32 cubes."""
     from scipy import fft
 
     k = max(kernel.shape[0] for kernel in kernels)
@@ -105,7 +107,8 @@ def _kernel_transform(kernels, image_shape) -> np.ndarray:
     for i, kernel in enumerate(kernels):
         pad = (k - kernel.shape[0]) // 2
         padded[i, pad : pad + kernel.shape[0], pad : pad + kernel.shape[1]] = kernel
-    return fft.rfft2(padded, s=shape)
+    transform = fft.rfft2(padded, s=shape)
+    return transform.astype(np.complex64) if single else transform
 
 
 class Observer:
@@ -162,9 +165,9 @@ class Observer:
             fwhm_px = 2.0 * np.sqrt((psf >= 0.5 * psf.max()).sum() / np.pi)  # its core: a Moffat's wings would widen a second moment
             kernel = gaussian_filter(psf, fwhm_px / 2.3548, mode="constant")
             kernel /= kernel.sum()
-            self._transforms[key] = ([kernel], _kernel_transform([kernel], ideal.shape[1:]))
+            self._transforms[key] = ([kernel], _kernel_transform([kernel], ideal.shape[1:], single=True))
         kernels, transform = self._transforms[key]
-        return convolve_bands(ideal.sum(axis=0)[None], kernels, kernel_transform=transform)[0]
+        return convolve_bands(ideal.sum(axis=0, dtype=np.float32)[None], kernels, kernel_transform=transform)[0]
 
     def _blur(self, stacked: np.ndarray, pixel_scale_arcsec: float, planes: int, *, with_roles: bool) -> np.ndarray:
         """Blur ``planes`` copies of the bands by their PSFs and (``with_roles``) two band-summed role images by the middle band's."""
@@ -172,8 +175,10 @@ class Observer:
         kernels = psfs * planes + ([psfs[len(psfs) // 2]] * 2 if with_roles else [])
         key = (int(round(np.log(pixel_scale_arcsec) / 0.02)), planes, with_roles)
         if key not in self._transforms:
-            self._transforms[key] = _kernel_transform(kernels, stacked.shape[1:])
-        return convolve_bands(stacked, kernels, kernel_transform=self._transforms[key])
+            self._transforms[key] = _kernel_transform(kernels, stacked.shape[1:], single=True)
+        # in single precision: 2.6 times faster, and its rounding (~1e-7 of the brightest pixel)
+        # lies far below any noise and below the float32 the stamps are stored in
+        return convolve_bands(stacked.astype(np.float32), kernels, kernel_transform=self._transforms[key])
 
     def observe(self, ideal: np.ndarray, *, pixel_scale_arcsec_in: float, pixel_scale_arcsec: float, rng: np.random.Generator, tidal=None, companion=None, noise: bool | None = None, field_sources: bool | None = None) -> ObservedStamp:
         """Observe an ideal image (bands, H, W) of per-pixel fluxes (nmgy) sampled at ``pixel_scale_arcsec_in``.
