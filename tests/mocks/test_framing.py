@@ -98,3 +98,56 @@ def test_two_nuclei_closer_than_the_seeing_share_one_peak_and_distant_ones_keep_
     np.testing.assert_allclose(blended, [19.5, 20.0], atol=0.1)
     apart = light_peak_px(_gaussians((14.0, 20.0), (26.0, 20.0)), (14.0, 20.0))
     np.testing.assert_allclose(apart, [14.0, 20.0], atol=0.1)
+
+
+def _petrosian_r90_of_image(image: np.ndarray, pixel: float) -> float:
+    """SDSS's Petrosian R90 measured on an image centred on its galaxy: eta = 0.2 radius from
+    the annulus 0.8-1.25 R against the mean within R, flux within twice it, 90 % of that."""
+    side = image.shape[0]
+    y, x = np.mgrid[:side, :side] - (side - 1) / 2
+    radius = np.hypot(x, y).ravel() * pixel
+    order = np.argsort(radius)
+    radius, cumulative = radius[order], np.cumsum(image.ravel()[order])
+    radii = np.geomspace(3 * pixel, radius.max() / 2.6, 400)
+
+    def within(r):
+        return np.interp(r, radius, cumulative)
+
+    ratio = (within(1.25 * radii) - within(0.8 * radii)) / (1.25**2 - 0.8**2) / within(radii)
+    k = np.flatnonzero(ratio < 0.2)[0]
+    petrosian = np.interp(0.2, ratio[[k, k - 1]], radii[[k, k - 1]])
+    return float(np.interp(0.9 * within(2 * petrosian), cumulative, radius))
+
+
+@pytest.mark.parametrize(
+    "look",
+    [
+        GalaxyLook(abs_mag=-21.0, disk_kpc=0.6, bulge_fraction=1.0, bulge_n=4.0, bulge_kpc=0.6, arm_fraction=0.0, halo_fraction=0.0),
+        GalaxyLook(abs_mag=-21.0, disk_kpc=1.5, bulge_fraction=1.0, bulge_n=4.0, bulge_kpc=1.5, arm_fraction=0.0, halo_fraction=0.0),
+        GalaxyLook(abs_mag=-21.0, disk_kpc=0.8, bulge_fraction=0.5, bulge_n=3.0, bulge_kpc=0.3, arm_fraction=0.0, halo_fraction=0.0),
+        exponential_disk(0.4),
+        exponential_disk(1.0),
+    ],
+    ids=["compact spheroid", "spheroid", "lenticular", "compact disk", "disk"],
+)
+def test_the_petrosian_r90_under_seeing_is_the_one_measured_on_the_blurred_galaxy(look):
+    """Rendered, blurred by a 1.35" Moffat PSF and measured here on the image, galaxies of R90
+    1.4-4" (sizes in arcsec) have the R90 that :class:`SeeingBlur` predicts, within 3 %, where
+    their intrinsic R90 falls short by 10-55 %."""
+    from scipy.signal import fftconvolve
+
+    from galmerge.mocks.framing import SeeingBlur
+    from galmerge.mocks.light import Grid, add_sersic
+    from galmerge.mocks.realism.psf import MoffatPSF
+
+    psf, pixel = MoffatPSF(1.35, beta=3.0), 0.08
+    grid = Grid(501, pixel)
+    image = np.zeros((501, 501))
+    add_sersic(image, grid, x=0.0, y=0.0, flux=look.bulge_fraction, half_light_kpc=look.bulge_kpc, n=look.bulge_n)
+    add_sersic(image, grid, x=0.0, y=0.0, flux=1.0 - look.bulge_fraction, half_light_kpc=1.6783 * look.disk_kpc, n=1.0)
+    blurred = fftconvolve(image, psf.image(pixel_scale_arcsec=pixel, size=201), mode="same")
+    measured = _petrosian_r90_of_image(blurred, pixel)
+    intrinsic = petrosian_r90_kpc(look)
+    assert _petrosian_r90_of_image(image, pixel) == pytest.approx(intrinsic, rel=0.03)  # the measurement itself
+    assert petrosian_r90_kpc(look, seeing=SeeingBlur(psf)) == pytest.approx(measured, rel=0.03)
+    assert intrinsic < 0.9 * measured

@@ -65,6 +65,30 @@ def test_both_classes_are_centred_by_one_law(pristine):
     assert (moved[mergers] > 0.25).mean() > (moved[~mergers] > 0.25).mean()
 
 
+def test_cutouts_are_framed_on_the_r90_measured_on_the_blurred_galaxy():
+    """With ``seeing_blurred_r90`` the field of view follows the R90 of the
+    galaxy blurred by the seeing: wider than the intrinsic R90 makes it for galaxies not much
+    larger than the PSF, hardly so for large ones; without it, the intrinsic R90."""
+    from galmerge.mocks.cosmology import kpc_per_arcsec
+
+    recipe = load_recipe("sdss-gz").replace(noise=False, background_sources=False, sky_bank=None)
+    fwhm = recipe.bands[1].psf.fwhm_arcsec
+    options = MockOptions(merger_fraction=0.0, systems_per_task=60)
+    ratios = {}
+    for blurred in (True, False):
+        framing = dataclasses.replace(recipe.framing, seeing_blurred_r90=blurred)
+        mocks = generate_mocks(recipe.replace(framing=framing), 60, seed=3, options=options, workers=1, progress=False)
+        meta = mocks.meta
+        intrinsic = np.asarray(meta["r90_kpc"]) / np.array([kpc_per_arcsec(z) for z in meta["redshift"]])
+        framed = np.asarray(meta["pixel_scale_arcsec"]) * recipe.stamp_size / recipe.fov_r90
+        ratios[blurred] = (intrinsic, framed / intrinsic)
+    np.testing.assert_allclose(ratios[False][1], 1.0, rtol=1e-9)
+    intrinsic, ratio = ratios[True]
+    assert (ratio >= 1.0).all()
+    assert (ratio[intrinsic < 2 * fwhm] > 1.2).all() and (ratio[intrinsic > 6 * fwhm] < 1.1).all()
+    assert (intrinsic < 2 * fwhm).any() and (intrinsic > 6 * fwhm).any()
+
+
 def test_a_centre_shift_puts_the_light_where_the_metadata_says():
     recipe = load_recipe("deepmerge-hst").replace(noise=False, background_sources=False)
     recipe = recipe.replace(framing=dataclasses.replace(recipe.framing, centre_jitter_px=0.0, centre_shift_px=(1.5, -1.5)))

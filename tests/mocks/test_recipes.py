@@ -71,6 +71,8 @@ def test_unknown_or_out_of_range_recipe_parameters_are_named(tmp_path):
         load_recipe(write(tmp_path, display="[framing]\ncentre_shift_px = [0.3]"))
     with pytest.raises(RecipeError, match="centre_shift_px must be two numbers"):
         load_recipe(write(tmp_path, display="[framing]\ncentre_shift_px = 0.3"))
+    with pytest.raises(RecipeError, match=r"seeing_blurred_r90 must be true or false.*'yes'"):
+        load_recipe(write(tmp_path, display='[framing]\nseeing_blurred_r90 = "yes"'))
 
 
 

@@ -93,6 +93,10 @@ class Framing:
     fov_r90 : float or None
         Field of view in units of the central galaxy's Petrosian R90 (Galaxy Zoo scales its
         cutouts so); ``None`` keeps the recipe's fixed pixel scale.
+    seeing_blurred_r90 : bool
+        The R90 that sets the field of view is measured on the galaxy blurred by the middle
+        band's PSF, as a survey's catalogue measures it (:class:`~galmerge.mocks.framing.SeeingBlur`);
+        ``False`` frames on the intrinsic R90.
     centre_jitter_px : float
         The central galaxy's nucleus lands uniformly within +-this many output pixels of the
         stamp centre in x and y (a sub-pixel offset: cutouts are cut at catalogue positions).
@@ -104,6 +108,7 @@ class Framing:
     """
 
     fov_r90: float | None = None
+    seeing_blurred_r90: bool = False
     centre_jitter_px: float = 0.5
     centre_scatter_px: float = 0.0
     centre_shift_px: tuple = (0.0, 0.0)
@@ -341,6 +346,8 @@ def _validate(recipe: Recipe) -> None:
         raise RecipeError(f"pixel_scale_arcsec must be > 0, got {recipe.pixel_scale_arcsec}")
     if recipe.fov_r90 is not None and not 1.0 <= recipe.fov_r90 <= 100.0:
         raise RecipeError(f"fov_r90 must be within 1-100 R90, got {recipe.fov_r90}")
+    if not isinstance(recipe.framing.seeing_blurred_r90, bool):
+        raise RecipeError(f"[framing] seeing_blurred_r90 must be true or false, got {recipe.framing.seeing_blurred_r90!r}")
     if recipe.stamp_size < 16:
         raise RecipeError(f"stamp_size must be >= 16 px, got {recipe.stamp_size}")
     low, high = recipe.redshift

@@ -12,6 +12,7 @@ Ideal images from any simulation (TNG, Illustris, SKIRT) can enter through :func
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +134,13 @@ class Observer:
             if not path.exists():
                 raise DataFileNotFoundError(f"{recipe.source}: correlated-noise file {path} not found")
             self._correlation = np.asarray(fits.getdata(path), dtype=np.float64)
+
+    @functools.cached_property
+    def seeing_blur(self):
+        """The middle band's PSF as it blurs a galaxy's enclosed light (:class:`~galmerge.mocks.framing.SeeingBlur`)."""
+        from galmerge.mocks.framing import SeeingBlur
+
+        return SeeingBlur(self.recipe.bands[len(self.recipe.bands) // 2].psf)
 
     def pixel_scale(self, *, r90_arcsec: float | None = None) -> float:
         """Output pixel size in arcsec: the recipe's, or ``fov_r90 * R90 / size`` for object-scaled cutouts."""
