@@ -66,7 +66,7 @@ def petrosian_radius_kpc(look, *, fraction: float, seeing: "SeeingBlur | None" =
     With ``seeing`` (a :class:`SeeingBlur`; ``kpc_per_arcsec`` at the galaxy's redshift) the
     radius is measured on the galaxy as the survey saw it, blurred by its PSF, as SDSS measures
     its catalogue radii. A galaxy whose intrinsic R90 exceeds :data:`SEEING_REACH_FWHM` PSF
-    widths keeps its intrinsic radius: the blur moves it by well under 1 %.
+    widths keeps its intrinsic radius: the blur would move it by about 1 % or less.
     """
     scale = max(look.disk_kpc, look.bulge_kpc if look.bulge_fraction > 0 else 0.0)
     radii = _GRID * scale
