@@ -149,5 +149,5 @@ def test_the_petrosian_r90_under_seeing_is_the_one_measured_on_the_blurred_galax
     measured = _petrosian_r90_of_image(blurred, pixel)
     intrinsic = petrosian_r90_kpc(look)
     assert _petrosian_r90_of_image(image, pixel) == pytest.approx(intrinsic, rel=0.03)  # the measurement itself
-    assert petrosian_r90_kpc(look, seeing=SeeingBlur(psf)) == pytest.approx(measured, rel=0.03)
+    assert SeeingBlur(psf).petrosian_r90_kpc(look) == pytest.approx(measured, rel=0.03)
     assert intrinsic < 0.9 * measured

@@ -55,35 +55,16 @@ def enclosed_light(look, radius_kpc) -> np.ndarray:
     return light
 
 
-def petrosian_r90_kpc(look, *, seeing: "SeeingBlur | None" = None, kpc_per_arcsec: float = 1.0) -> float:
-    """SDSS's Petrosian R90 of the galaxy, in kpc; measured on its image blurred by ``seeing`` when given (see :func:`petrosian_radius_kpc`)."""
-    return petrosian_radius_kpc(look, fraction=0.9, seeing=seeing, kpc_per_arcsec=kpc_per_arcsec)
+def petrosian_r90_kpc(look) -> float:
+    """SDSS's Petrosian R90 of the galaxy, in kpc."""
+    return petrosian_radius_kpc(look, fraction=0.9)
 
 
-def petrosian_radius_kpc(look, *, fraction: float, seeing: "SeeingBlur | None" = None, kpc_per_arcsec: float = 1.0) -> float:
-    """Radius holding ``fraction`` of the galaxy's Petrosian flux, in kpc (SDSS's R50 for 0.5).
-
-    With ``seeing`` (a :class:`SeeingBlur`; ``kpc_per_arcsec`` at the galaxy's redshift) the
-    radius is measured on the galaxy as the survey saw it, blurred by its PSF, as SDSS measures
-    its catalogue radii. A galaxy whose intrinsic R90 exceeds :data:`SEEING_REACH_FWHM` PSF
-    widths keeps its intrinsic radius: the blur would move it by about 1 % or less.
-    """
+def petrosian_radius_kpc(look, *, fraction: float) -> float:
+    """Radius holding ``fraction`` of the galaxy's Petrosian flux, in kpc (SDSS's R50 for 0.5)."""
     scale = max(look.disk_kpc, look.bulge_kpc if look.bulge_fraction > 0 else 0.0)
     radii = _GRID * scale
-    every = enclosed_light(look, radii)
-
-    def light_within(radius):
-        return float(enclosed_light(look, radius))
-
-    intrinsic = _petrosian_radius(radii, every, fraction, light_within)
-    if seeing is None:
-        return intrinsic
-    r90 = intrinsic if fraction == 0.9 else _petrosian_radius(radii, every, 0.9, light_within)
-    if r90 > SEEING_REACH_FWHM * seeing.fwhm_arcsec * kpc_per_arcsec:
-        return intrinsic
-    radii = _GRID * seeing.fwhm_arcsec * kpc_per_arcsec
-    blurred = seeing.blur(enclosed_light(look, radii))
-    return _petrosian_radius(radii, blurred, fraction, lambda radius: float(np.interp(np.log(radius), np.log(radii), blurred)))
+    return _petrosian_radius(radii, enclosed_light(look, radii), fraction, lambda radius: float(enclosed_light(look, radius)))
 
 
 def _petrosian_radius(radii: np.ndarray, every: np.ndarray, fraction: float, light_within) -> float:
@@ -149,6 +130,21 @@ class SeeingBlur:
     def blur(self, enclosed: np.ndarray) -> np.ndarray:
         """The enclosed light on :data:`_GRID` x FWHM after the blur, from that before it."""
         return self.transfer @ np.diff(enclosed, prepend=0.0)
+
+    def petrosian_r90_kpc(self, look, *, kpc_per_arcsec: float = 1.0, intrinsic_kpc: float | None = None) -> float:
+        """The galaxy's Petrosian R90 in kpc measured on it as the survey saw it, blurred by this
+        PSF, as SDSS measures its catalogue radii (``kpc_per_arcsec`` at its redshift).
+
+        ``intrinsic_kpc``, its unblurred R90 (:func:`petrosian_r90_kpc`), saves computing it
+        again. A galaxy whose intrinsic R90 exceeds :data:`SEEING_REACH_FWHM` PSF widths keeps
+        it: the blur would move it by about 1 % or less.
+        """
+        intrinsic = petrosian_r90_kpc(look) if intrinsic_kpc is None else intrinsic_kpc
+        if intrinsic > SEEING_REACH_FWHM * self.fwhm_arcsec * kpc_per_arcsec:
+            return intrinsic
+        radii = _GRID * self.fwhm_arcsec * kpc_per_arcsec
+        blurred = self.blur(enclosed_light(look, radii))
+        return _petrosian_radius(radii, blurred, 0.9, lambda radius: float(np.interp(np.log(radius), np.log(radii), blurred)))
 
 
 def centre_offset_px(rng: np.random.Generator, framing) -> np.ndarray:

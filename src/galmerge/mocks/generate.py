@@ -94,7 +94,7 @@ def _frame(observer: Observer, rng: np.random.Generator, look, z: float) -> tupl
     recipe = observer.recipe
     r90_kpc = petrosian_r90_kpc(look)
     scale = kpc_per_arcsec(z)
-    framed_r90_kpc = petrosian_r90_kpc(look, seeing=observer.seeing_blur, kpc_per_arcsec=scale) if recipe.fov_r90 is not None and recipe.framing.seeing_blurred_r90 else r90_kpc
+    framed_r90_kpc = observer.seeing_blur.petrosian_r90_kpc(look, kpc_per_arcsec=scale, intrinsic_kpc=r90_kpc) if recipe.fov_r90 is not None and recipe.framing.seeing_blurred_r90 else r90_kpc
     pixel_arcsec = observer.pixel_scale(r90_arcsec=framed_r90_kpc / scale)
     pixel_kpc = pixel_arcsec * scale
     offset_kpc = centre_offset_px(rng, recipe.framing) * pixel_kpc
